@@ -1,0 +1,1 @@
+"""Reverie's generators: one architecture per file, a registry, and safetensors checkpoints."""
