@@ -1,0 +1,69 @@
+"""Test media written on the fly, so the tests need no binary fixtures in the repository."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def write_test_video(
+    path: str | Path, seconds: float = 2.0, fps: float = 20.0, size: tuple[int, int] = (320, 240)
+) -> Path:
+    """A bright square sliding across a dark background; .mp4 (mp4v) or .avi (MJPG).
+
+    size is (width, height). Returns the path. Raises RuntimeError if OpenCV cannot write it.
+    """
+    path = Path(path)
+    fourcc = "MJPG" if path.suffix.lower() == ".avi" else "mp4v"
+    width, height = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {fourcc} video to {path}")
+    n_frames = max(1, round(seconds * fps))
+    side = max(4, height // 4)
+    try:
+        for i in range(n_frames):
+            frame_bgr = np.full((height, width, 3), 20, np.uint8)
+            x = int((width - side) * i / max(1, n_frames - 1))
+            y = (height - side) // 2
+            frame_bgr[y : y + side, x : x + side] = (60, 220, 250)
+            writer.write(frame_bgr)
+    finally:
+        writer.release()
+    return path
+
+
+def write_test_wav(
+    path: str | Path,
+    seconds: float | None = None,
+    samplerate: int = 44100,
+    segments: list[tuple[float, float, float]] | None = None,
+    channels: int = 1,
+) -> Path:
+    """16-bit PCM WAV from (duration_s, amplitude 0..1, freq_hz) sine segments, e.g. silent then loud.
+
+    Without segments: one 440 Hz tone at amplitude 0.5. With seconds: the file is cut or padded
+    with silence to that length (else it is as long as the segments). Each channel is the same.
+    """
+    if segments is None:
+        segments = [(seconds if seconds is not None else 1.0, 0.5, 440.0)]
+    parts = [np.zeros(0)]
+    for duration_s, amplitude, freq_hz in segments:
+        t = np.arange(round(duration_s * samplerate)) / samplerate
+        parts.append(amplitude * np.sin(2 * np.pi * freq_hz * t))
+    mono = np.concatenate(parts)
+    if seconds is not None:
+        n = round(seconds * samplerate)
+        mono = np.pad(mono[:n], (0, max(0, n - mono.shape[0])))
+    pcm = (np.clip(mono, -1.0, 1.0) * 32767).astype("<i2")
+    interleaved = np.repeat(pcm[:, None], channels, axis=1)  # (n, channels)
+    path = Path(path)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(samplerate)
+        out.writeframes(interleaved.tobytes())
+    return path
