@@ -15,13 +15,20 @@ from typing import Any
 
 import torch
 
+from models.baseline_seed import SeedDCGANConfig, SeedGenerator
 from models.cppn import CPPN, CPPNConfig
+from models.gan import GANConfig, Generator, SAGANConfig
+from models.vae import VAE, VAEConfig
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 
 # arch name -> (config class, model class); every model class takes its config as sole argument.
 ARCHITECTURES: dict[str, tuple[type, type[torch.nn.Module]]] = {
     "cppn": (CPPNConfig, CPPN),
+    "gan": (GANConfig, Generator),
+    "sagan": (SAGANConfig, Generator),
+    "vae": (VAEConfig, VAE),
+    "seed-dcgan": (SeedDCGANConfig, SeedGenerator),  # the ported seed baseline, for comparison only
 }
 
 # Generators that need no file: fixed seeded weights, clearly labelled as untrained.
@@ -77,6 +84,19 @@ def list_models(assets_dir: Path = ASSETS_DIR) -> list[ModelEntry]:
     for name, (arch, _, description) in BUILTINS.items():
         entries.append(ModelEntry(name, arch, description, None))
     return entries
+
+
+def default_model_name(assets_dir: Path = ASSETS_DIR) -> str:
+    """The shipped model whose card has the highest "rank" (the best-looking); the built-in if none."""
+    best, best_rank = "seeded-cppn", float("-inf")
+    for path in sorted(assets_dir.glob("*.json")):
+        try:
+            rank = float(json.loads(path.read_text()).get("rank", float("-inf")))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+        if rank > best_rank and path.with_suffix(".safetensors").is_file():
+            best, best_rank = path.stem, rank
+    return best
 
 
 def resolve(spec: str, assets_dir: Path = ASSETS_DIR) -> ModelEntry:

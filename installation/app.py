@@ -1,0 +1,300 @@
+"""The App: owns pygame and the loop. setup / update(dt_s) / draw(dt_s) / close.
+
+The main thread senses, maps, submits a render request and shows whatever frame the generator
+finished last; it never waits on the generator, so the display stays smooth when inference is slow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+import numpy as np
+import pygame
+import torch
+
+from installation.config import Config, ConfigError
+from installation.keys import Chord, parse_chord
+from installation.mapping.base import LatentState
+from installation.mapping.walk import LatentWalk
+from installation.render.display import open_display
+from installation.render.hud import Hud
+from installation.render.recorder import Recorder
+from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult
+from installation.senses import Senses
+from installation.sources.touch import TouchTracker
+from installation.stats import RateCounter, Rolling, StatsWriter
+from models.registry import BUILTINS, ModelEntry, default_model_name, load_generator
+
+log = logging.getLogger(__name__)
+
+FALLBACK_MODEL = "seeded-cppn"  # needs no file, so it always loads
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        log.warning("generator.device = cuda but no CUDA GPU is available; using the CPU")
+        return torch.device("cpu")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def set_torch_threads(requested: int) -> int:
+    """Torch's pool and the capture/display threads share the cores; leave at least one free."""
+    threads = requested or max(1, min(4, (os.cpu_count() or 2) - 1))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def load_model(spec: str, device: torch.device) -> tuple[torch.nn.Module, ModelEntry]:
+    """Load the configured model; on any failure say why and fall back to the built-in one."""
+    name = default_model_name() if spec == "auto" else spec
+    try:
+        return load_generator(name, device)
+    except Exception as exc:  # a broken file must not stop the show
+        log.error("cannot load model %r (%s); falling back to the built-in %r", name, exc, FALLBACK_MODEL)
+        return load_generator(FALLBACK_MODEL, device)
+
+
+class App:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.running = False
+        self.frame: RenderResult | None = None  # newest frame shown
+        self._frame_surface: pygame.Surface | None = None
+        self._new_frame = False
+        self._stamp = 0
+        self._seen_result = 0
+        self.state: LatentState | None = None
+        self.features: dict[str, float] = {}
+        self.hud_visible = config.hud.visible
+        self.last_error = ""
+        self.frames_presented = 0
+        self.t_start_s = 0.0
+        # rolling figures for HUD and stats
+        self._fps = RateCounter()
+        self._gen_fps = RateCounter()
+        self._latency_ms = Rolling(240)
+        self._frame_ms = Rolling(240)
+        self._render_ms = Rolling(120)
+        self._speed_sum = 0.0
+        self._speed_time = 0.0
+        self._stats_due_s = 0.0
+        self.stats: StatsWriter | None = None
+        self.recorder: Recorder | None = None
+
+    # ---------------------------------------------------------------- setup
+    def setup(self) -> None:
+        c = self.config
+        self.screen, self.mode = open_display(c.display)
+        try:
+            self.quit_chord: Chord = parse_chord(c.kiosk.quit_chord)
+        except ValueError as exc:
+            raise ConfigError(f"kiosk.quit_chord: {exc}; expected e.g. 'ctrl+shift+alt+q'") from None
+        threads = set_torch_threads(c.generator.torch_threads)
+        device = pick_device(c.generator.device)
+        model, self.model_entry = load_model(c.generator.model, device)
+        untrained = " (untrained, seeded weights)" if self.model_entry.name in BUILTINS else ""
+        log.info("generator: %s%s [%s] on %s, %d torch thread(s)", self.model_entry.name, untrained,
+                 self.model_entry.arch, device, threads)
+        self.worker = GeneratorWorker(model, device, c.generator.render_size)
+        self.worker.start()
+        self.mapping = LatentWalk(self.worker.z_dim, c.mapping)
+        self.touch = TouchTracker(self.screen.get_size())
+        self.senses = Senses(c.camera, c.microphone)
+        self.senses.start()
+        self.hud = Hud(c.hud.font_px)
+        if c.stats.path:
+            self.stats = StatsWriter(c.stats.path)
+        if c.record.path:
+            self.recorder = Recorder(c.record.path, self.screen.get_size(), c.display.fps, c.record.max_queue,
+                                     c.record.crf)
+            self.recorder.start()
+        self.t_start_s = time.perf_counter()
+        self._stats_due_s = self.t_start_s + c.stats.interval_s
+        self.running = True
+
+    # ---------------------------------------------------------------- events
+    def handle_event(self, event: pygame.event.Event) -> None:
+        if event.type == pygame.QUIT:
+            if self.mode == "fullscreen":
+                log.info("window close request ignored in fullscreen kiosk mode (quit chord: %s)",
+                         self.config.kiosk.quit_chord)
+            else:
+                self.stop("window closed")
+        elif event.type == pygame.KEYDOWN:
+            self.on_key(event.key, pygame.key.get_mods())
+        elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
+            self.screen = pygame.display.get_surface()
+            self.touch.resize(self.screen.get_size())
+        else:
+            self.touch.handle(event)
+
+    def on_key(self, key: int, mods: int) -> None:
+        if self.quit_chord.matches(key, mods):
+            self.stop("quit chord pressed")
+        elif key in (pygame.K_F1, pygame.K_h):
+            self.hud_visible = not self.hud_visible
+        elif key in (pygame.K_ESCAPE, pygame.K_q) and self.mode != "fullscreen":
+            self.stop(f"{pygame.key.name(key)} pressed")
+
+    def stop(self, reason: str) -> None:
+        if self.running:
+            log.info("stopping: %s", reason)
+        self.running = False
+
+    # ---------------------------------------------------------------- update
+    def update(self, dt_s: float) -> None:
+        for event in pygame.event.get():
+            self.handle_event(event)
+        t_input_s = time.perf_counter()
+        self.features = self.senses.read(dt_s)
+        self.state = self.mapping.update(dt_s, self.features, self.touch.frame())
+        self._speed_sum += self.state.latent_speed * dt_s
+        self._speed_time += dt_s
+        self._stamp += 1
+        self.worker.submit(RenderRequest(self.state.z, self.screen.get_size(), self.config.display.fit,
+                                         t_input_s, self._stamp))
+        result, self._seen_result = self.worker.results.get_newer(self._seen_result)
+        if result is None or result.epoch != self.worker.epoch:
+            return  # nothing new, or rendered by a model that has since been swapped out
+        self._gen_fps.tick(t_input_s)
+        self._render_ms.add(result.render_ms)
+        if result.error:
+            self.last_error = result.error  # keep showing the previous frame
+            return
+        if self.frame is not None and result.stamp <= self.frame.stamp:
+            return  # stale
+        self.frame = result
+        frame = result.frame_rgb
+        assert frame is not None
+        self._frame_surface = pygame.image.frombuffer(frame, (frame.shape[1], frame.shape[0]), "RGB")
+        self._new_frame = True
+
+    # ---------------------------------------------------------------- draw
+    def draw(self, dt_s: float) -> None:
+        screen = self.screen
+        if self._frame_surface is None:
+            screen.fill((0, 0, 0))
+        else:
+            sw, sh = screen.get_size()
+            fw, fh = self._frame_surface.get_size()
+            if (fw, fh) != (sw, sh):
+                screen.fill((0, 0, 0))  # letterbox bars, or the moment after a resize
+            screen.blit(self._frame_surface, ((sw - fw) // 2, (sh - fh) // 2))
+        if self.hud_visible:
+            self.hud.draw(screen, dt_s, self.hud_lines(), self.hud_meters())
+        pygame.display.flip()
+        now = time.perf_counter()
+        self.frames_presented += 1
+        self._fps.tick(now)
+        self._frame_ms.add(dt_s * 1e3)
+        if self._new_frame and self.frame is not None:
+            self._latency_ms.add((now - self.frame.t_input_s) * 1e3)
+            self._new_frame = False
+        if self.recorder is not None:
+            self._record(screen)
+
+    def _record(self, screen: pygame.Surface) -> None:
+        assert self.recorder is not None
+        if screen.get_size() != self.recorder.size:
+            screen = pygame.transform.scale(screen, self.recorder.size)  # resized window: keep the file's size
+        self.recorder.add(pygame.image.tobytes(screen, "RGB"))
+
+    def hud_lines(self) -> list[str]:
+        now = time.perf_counter()
+        status = self.senses.status()
+        lines = [
+            f"display {self._fps.rate(now):5.1f} fps   generator {self._gen_fps.rate(now):5.1f} fps   "
+            f"render {self._render_ms.percentile(50):5.1f} ms",
+            f"input->photon p50 {self._latency_ms.percentile(50):5.1f} ms  p95 {self._latency_ms.percentile(95):5.1f} ms",
+            f"model {self.model_entry.name} [{self.model_entry.arch}]   preset {self.config.run.preset}",
+            f"camera: {status['camera'].state} - {status['camera'].detail}",
+            f"microphone: {status['microphone'].state} - {status['microphone'].detail}",
+        ]
+        if self.recorder is not None:
+            lines.append(f"recording {self.recorder.path.name}: {self.recorder.frames_written} frames")
+        if self.last_error:
+            lines.append(f"generator error: {self.last_error[:90]}")
+        return lines
+
+    def hud_meters(self) -> list[tuple[str, float]]:
+        f = self.features
+        speed = self.state.walk_speed / max(self.config.mapping.walk_speed, 1e-6) if self.state else 0.0
+        return [("motion", f.get("motion", 0.0)), ("loudness", f.get("loudness", 0.0)),
+                ("walk speed", min(1.0, speed / 10.0))]
+
+    # ---------------------------------------------------------------- stats
+    def stats_record(self) -> dict[str, Any]:
+        now = time.perf_counter()
+        state = self.state
+        mean_speed = self._speed_sum / self._speed_time if self._speed_time > 0 else 0.0
+        self._speed_sum = self._speed_time = 0.0
+        record: dict[str, Any] = {
+            "t_s": round(now - self.t_start_s, 3),
+            "frames": self.frames_presented,
+            "fps": round(self._fps.rate(now), 2),
+            "generator_fps": round(self._gen_fps.rate(now), 2),
+            "render_ms_p50": round(self._render_ms.percentile(50), 2),
+            "frame_ms_p95": round(self._frame_ms.percentile(95), 2),
+            "latency_ms_p50": round(self._latency_ms.percentile(50), 2),
+            "latency_ms_p95": round(self._latency_ms.percentile(95), 2),
+            "features": {k: round(v, 4) for k, v in self.features.items()},
+            "latent_speed": round(mean_speed, 4),
+            "walk_speed": round(state.walk_speed, 4) if state else 0.0,
+            "nudge": round(state.nudge, 4) if state else 0.0,
+            "touch": {"events": self.touch.events_total, "fingers": self.touch.fingers_down,
+                      "drag_total": round(self.touch.drag_total, 4)},
+            "sources": {name: {"state": s.state, "detail": s.detail, "error": s.error}
+                        for name, s in self.senses.status().items()},
+            "model": self.model_entry.name,
+            "preset": self.config.run.preset,
+            "mode": self.mode,
+            "screen": list(self.screen.get_size()),
+            "generator_errors": self.worker.errors,
+            "last_error": self.last_error,
+        }
+        if self.recorder is not None:
+            record["record"] = {"path": str(self.recorder.path), "written": self.recorder.frames_written,
+                                "dropped": self.recorder.frames_dropped, "error": self.recorder.error}
+        return record
+
+    # ---------------------------------------------------------------- loop
+    def run(self) -> int:
+        """Set up, loop until quit (or run.seconds), close. Returns the process exit code."""
+        previous = {s: signal.signal(s, lambda *_: self.stop("signal")) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.setup()
+            clock = pygame.time.Clock()
+            fps = self.config.display.fps
+            end_s = self.t_start_s + self.config.run.seconds if self.config.run.seconds > 0 else float("inf")
+            while self.running:
+                dt_s = clock.tick(fps) / 1000.0
+                self.update(dt_s)
+                self.draw(dt_s)
+                now = time.perf_counter()
+                if self.stats is not None and now >= self._stats_due_s:
+                    self._stats_due_s += self.config.stats.interval_s
+                    self.stats.write(self.stats_record())
+                if now >= end_s:
+                    self.stop(f"ran for {self.config.run.seconds:g} s")
+            return 0
+        finally:
+            self.close()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def close(self) -> None:
+        for part in ("worker", "senses"):
+            obj = getattr(self, part, None)
+            if obj is not None:
+                obj.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.stats is not None:
+            self.stats.close()
+        pygame.display.quit()

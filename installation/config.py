@@ -1,0 +1,241 @@
+"""Show configuration: frozen dataclasses loaded from TOML, with `--set key.sub=value` overrides.
+
+Every field declares its type and, where it matters, its range or choices. Anything wrong stops
+start-up with one line naming the file, the key and what was expected (ConfigError).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+class ConfigError(Exception):
+    """One readable line: '<file>: <key>: expected ..., got ...'."""
+
+
+def _rng(lo: float | None = None, hi: float | None = None, choices: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"min": lo, "max": hi, "choices": choices}
+
+
+def _f(default: Any, lo: float | None = None, hi: float | None = None, **kw: Any) -> Any:
+    return field(default=default, metadata=_rng(lo, hi), **kw)
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    mode: Literal["fullscreen", "windowed", "headless"] = "fullscreen"
+    size: tuple[int, int] = (1280, 720)  # window/headless size in px; fullscreen uses the desktop size
+    fps: int = _f(60, 1, 240)  # display loop target frames per second
+    fit: Literal["cover", "letterbox"] = "cover"  # cover crops to fill; letterbox shows it all with bars
+    hide_cursor: bool = True
+    vsync: bool = True  # ask SDL for vsync in fullscreen (ignored where unsupported)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    model: str = "auto"  # "auto" = the best shipped model; or a name from --list-models, or a .safetensors path
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_threads: int = _f(0, 0, 64)  # 0 = automatic (leaves a core for capture and the display loop)
+    render_size: int = _f(160, 16, 4096)  # px side for resolution-free models (CPPN); others use their own
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = "auto"  # auto | device index | video file | stream URL | none
+    size: tuple[int, int] = (160, 120)  # analysis frame size in px (features need little)
+    retry_s: float = _f(2.0, 0.05, 600.0)  # first reconnect delay; doubles up to max_retry_s
+    max_retry_s: float = _f(30.0, 0.1, 3600.0)
+
+
+@dataclass(frozen=True)
+class MicrophoneConfig:
+    source: str = "auto"  # auto | device name | device index | sound file | synthetic | none
+    samplerate: int = _f(44100, 8000, 192000)
+    retry_s: float = _f(2.0, 0.05, 600.0)
+    max_retry_s: float = _f(30.0, 0.1, 3600.0)
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    seed: int = 1  # seed of the keyframe sequence
+    walk_speed: float = _f(0.08, 0.0, 10.0)  # keyframes per second with nobody there
+    loudness_gain: float = _f(6.0, 0.0, 100.0)  # extra speed factor at full loudness
+    motion_gain: float = _f(4.0, 0.0, 100.0)  # extra speed factor at full camera motion
+    touch_gain: float = _f(2.5, 0.0, 100.0)  # latent units per screen width of drag
+    touch_decay_s: float = _f(6.0, 0.1, 600.0)  # how long a nudge takes to fade back into the walk
+    smoothing_s: float = _f(0.25, 0.0, 10.0)  # time constant of the speed smoothing
+
+
+@dataclass(frozen=True)
+class HudConfig:
+    visible: bool = False
+    font_px: int = _f(18, 8, 96)
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    # In fullscreen, Esc/Q do nothing; only this chord (modifiers + key, held together) quits.
+    quit_chord: str = "ctrl+shift+alt+q"
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    path: str = ""  # JSON-lines file, one line per interval; "" = off
+    interval_s: float = _f(1.0, 0.1, 3600.0)
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    path: str = ""  # MP4 file to record the output into; "" = off
+    max_queue: int = _f(8, 1, 240)  # frames waiting for the encoder before new ones are dropped
+    crf: int = _f(20, 0, 51)  # H.264 quality (lower = better, bigger)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seconds: float = _f(0.0, 0.0, 1e9)  # stop after this long; 0 = run until quit
+    preset: str = "default"  # name shown in HUD and stats (presets arrive with the mapping issue)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclass(frozen=True)
+class Config:
+    display: DisplayConfig = DisplayConfig()
+    generator: GeneratorConfig = GeneratorConfig()
+    camera: CameraConfig = CameraConfig()
+    microphone: MicrophoneConfig = MicrophoneConfig()
+    mapping: MappingConfig = MappingConfig()
+    hud: HudConfig = HudConfig()
+    kiosk: KioskConfig = KioskConfig()
+    stats: StatsConfig = StatsConfig()
+    record: RecordConfig = RecordConfig()
+    run: RunConfig = RunConfig()
+
+
+def _describe(tp: Any, meta: dict[str, Any]) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(c) for c in typing.get_args(tp))
+    if origin is tuple:
+        return f"a list of {len(typing.get_args(tp))} {typing.get_args(tp)[0].__name__}s"
+    lo, hi = meta.get("min"), meta.get("max")
+    name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[tp]
+    if lo is not None and hi is not None:
+        return f"{name} from {lo} to {hi}"
+    return name
+
+
+def _convert(tp: Any, meta: dict[str, Any], value: Any) -> Any:
+    """Return value as type tp, or raise ValueError with what was expected."""
+    expected = _describe(tp, meta)
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ValueError(expected)
+        return value
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ValueError(expected)
+        return tuple(_convert(a, {}, v) for a, v in zip(args, value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError(expected)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(expected)
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(expected)
+        value = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise ValueError(expected)
+    lo, hi = meta.get("min"), meta.get("max")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(expected)
+    return value
+
+
+def _build(cls: type, table: Any, where: str, prefix: str) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or '(top level)'}: expected a table, got {table!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in table.items():
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"{where}: {prefix}{key}: unknown key (known here: {known})")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, where, f"{prefix}{key}.")
+            continue
+        try:
+            kwargs[key] = _convert(tp, dict(fields[key].metadata), value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {prefix}{key}: expected {exc}, got {value!r}") from None
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'display.fps=30' -> (['display', 'fps'], 30). Values are TOML; bare words become strings."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text}: expected key.sub=value")
+    key, raw = text.split("=", 1)
+    parts = [p.strip() for p in key.strip().split(".")]
+    if not all(parts):
+        raise ConfigError(f"--set {text}: expected key.sub=value")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # an unquoted word such as cover or /dev/video0
+    return parts, value
+
+
+def _merge(table: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        node = table.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set: {'.'.join(parts)}: {part} is not a table")
+        table = node
+    table[parts[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults <- TOML file <- overrides. Raises ConfigError naming the file and key."""
+    table: dict[str, Any] = {}
+    where = "defaults"
+    if path is not None:
+        where = str(path)
+        try:
+            table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    if overrides:
+        where = f"{where} + --set" if path is not None else "--set"
+        for text in overrides:
+            parts, value = parse_override(text)
+            _merge(table, parts, value)
+    config = _build(Config, table, where, "")
+    if config.camera.max_retry_s < config.camera.retry_s:
+        raise ConfigError(f"{where}: camera.max_retry_s: expected >= camera.retry_s ({config.camera.retry_s})")
+    if config.microphone.max_retry_s < config.microphone.retry_s:
+        raise ConfigError(f"{where}: microphone.max_retry_s: expected >= microphone.retry_s")
+    if min(config.display.size) < 16 or min(config.camera.size) < 16:
+        raise ConfigError(f"{where}: display.size/camera.size: expected sizes of at least 16 px")
+    return config
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    return dataclasses.asdict(config)

@@ -1,0 +1,101 @@
+"""MP4 recorder: H.264 through imageio-ffmpeg on its own thread, fed by a bounded queue.
+
+The show never waits for the encoder: when the queue is full the new frame is dropped and
+counted. A write error (disk full, ffmpeg gone) stops the recording with one logged error; the
+show goes on. Fragmented MP4 keeps everything written so far playable even after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+import imageio_ffmpeg
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+class Recorder:
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: int, max_queue: int = 8, crf: int = 20) -> None:
+        self.path = Path(path)
+        self.size = (size[0] - size[0] % 2, size[1] - size[1] % 2)  # yuv420p needs even sides
+        self.fps = fps
+        self.crf = crf
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self.frames_written = 0
+        self.frames_dropped = 0
+        self.error = ""
+        self._last_drop_log_s = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self._thread.is_alive() and not self.error
+
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        log.info("recording %dx%d @ %d fps to %s", self.size[0], self.size[1], self.fps, self.path)
+
+    def add(self, frame_rgb: bytes) -> None:
+        """Queue one frame (RGB bytes of the recorder's size) without blocking the caller."""
+        if self.error:
+            return
+        try:
+            self._queue.put_nowait(frame_rgb)
+        except queue.Full:
+            self.frames_dropped += 1
+            now = time.monotonic()
+            if now - self._last_drop_log_s > 5.0:
+                self._last_drop_log_s = now
+                log.warning("recorder is behind: %d frame(s) dropped from %s so far (the show is not slowed)",
+                            self.frames_dropped, self.path.name)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Flush queued frames and finish the file."""
+        if not self._thread.is_alive():
+            return
+        try:
+            self._queue.put(_DONE, timeout=timeout_s)
+        except queue.Full:
+            pass
+        self._thread.join(timeout_s)
+        log.info("recording finished: %s, %d frames written, %d dropped", self.path, self.frames_written,
+                 self.frames_dropped)
+
+    def _run(self) -> None:
+        writer = imageio_ffmpeg.write_frames(
+            str(self.path), self.size, fps=self.fps, codec="libx264", quality=None, macro_block_size=1,
+            output_params=["-crf", str(self.crf), "-preset", "veryfast", "-movflags", "+frag_keyframe+empty_moov"],
+        )
+        try:
+            writer.send(None)  # starts ffmpeg
+            while True:
+                item = self._queue.get()
+                if item is _DONE:
+                    break
+                writer.send(item)
+                self.frames_written += 1
+        except Exception as exc:  # disk full, ffmpeg died: stop recording, never the show
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("recording to %s stopped after %d frames: %s", self.path, self.frames_written, self.error)
+            self._drain()
+        finally:
+            try:
+                writer.close()
+            except Exception as exc:
+                if not self.error:
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    log.error("finishing %s failed: %s", self.path, self.error)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return

@@ -1,0 +1,146 @@
+"""GeneratorWorker: the thread that owns the model and its device.
+
+The main thread submits render requests into a latest-value slot and never waits: the worker
+renders only the newest request (older ones are overwritten unseen), converts the picture to
+uint8 at the size it will be shown, and posts the result. A model swap raises `epoch`, so results
+still in flight from the old model are recognisably stale. An exception or a NaN picture becomes
+an error result; the main thread keeps showing the previous frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from installation.slot import LatestSlot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    z: np.ndarray  # (1, z_dim) float32
+    out_size: tuple[int, int]  # (width, height) in px of the screen area to fill
+    fit: str  # "cover" crops to fill out_size; "letterbox" fits inside it
+    t_input_s: float  # perf_counter when the inputs behind this request were read
+    stamp: int  # request counter, rises by one per request
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    frame_rgb: np.ndarray | None  # (H, W, 3) uint8 ready to show; None on error
+    stamp: int  # stamp of the request it answers
+    epoch: int  # model epoch it was rendered with
+    t_input_s: float
+    render_ms: float
+    error: str = ""
+
+
+def fit_rect(src_w: int, src_h: int, out_w: int, out_h: int, fit: str) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+    """Source crop (x, y, w, h) and destination size (w, h) that fill or fit out_w x out_h."""
+    if fit == "cover":
+        scale = max(out_w / src_w, out_h / src_h)
+        crop_w = min(src_w, max(1, round(out_w / scale)))
+        crop_h = min(src_h, max(1, round(out_h / scale)))
+        return ((src_w - crop_w) // 2, (src_h - crop_h) // 2, crop_w, crop_h), (out_w, out_h)
+    scale = min(out_w / src_w, out_h / src_h)
+    return (0, 0, src_w, src_h), (max(1, round(src_w * scale)), max(1, round(src_h * scale)))
+
+
+def to_uint8_frame(image: torch.Tensor) -> np.ndarray:
+    """(1, C, H, W) in [-1, 1] -> (H, W, 3) uint8; converts on the model's device (cheap on GPU)."""
+    img = ((image[0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    if img.shape[0] == 1:
+        img = img.expand(3, -1, -1)
+    return np.ascontiguousarray(img.permute(1, 2, 0).cpu().numpy())
+
+
+class GeneratorWorker:
+    """Renders the newest RenderRequest on its own thread; see the module docstring."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, render_size: int = 160) -> None:
+        self.device = device
+        self.render_size = render_size
+        self._model = model
+        self.epoch = 0
+        self._requests: LatestSlot[RenderRequest] = LatestSlot()
+        self.results: LatestSlot[RenderResult] = LatestSlot()
+        self._stop = threading.Event()
+        self._swap_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="generator", daemon=True)
+        self.rendered = 0  # results posted (successful or not)
+        self.errors = 0
+
+    @property
+    def z_dim(self) -> int:
+        return int(self._model.z_dim)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, request: RenderRequest) -> None:
+        self._requests.put(request)
+
+    def swap_model(self, model: torch.nn.Module) -> int:
+        """Use another model from the next request on; returns the new epoch."""
+        with self._swap_lock:
+            self._model = model
+            self.epoch += 1
+            return self.epoch
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        self._requests.wake()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("generator thread did not stop within %.1f s (a render is still running)", timeout_s)
+
+    def _run(self) -> None:
+        seen = 0
+        while not self._stop.is_set():
+            request, seen = self._requests.wait_newer(seen, timeout_s=0.5)
+            if request is None or self._stop.is_set():
+                continue
+            with self._swap_lock:
+                model, epoch = self._model, self.epoch
+            t0 = time.perf_counter()
+            try:
+                frame = self.render(model, request)
+                result = RenderResult(frame, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3)
+            except Exception as exc:  # any model failure becomes a visible, logged error, not a dead thread
+                self.errors += 1
+                message = f"{type(exc).__name__}: {exc}"
+                if self.errors == 1 or math.log2(self.errors).is_integer():  # 1, 2, 4, 8 ... keeps the log readable
+                    log.error("generator failed (%d so far), keeping the previous frame: %s", self.errors, message)
+                result = RenderResult(None, request.stamp, epoch, request.t_input_s,
+                                      (time.perf_counter() - t0) * 1e3, error=message)
+            self.rendered += 1
+            self.results.put(result)
+
+    def render(self, model: torch.nn.Module, request: RenderRequest) -> np.ndarray:
+        """One request -> a uint8 frame sized for the screen. Runs on the worker thread."""
+        out_w, out_h = request.out_size
+        z = torch.from_numpy(request.z).to(self.device)
+        with torch.inference_mode():
+            if hasattr(model, "coordinates"):  # resolution-free: render the screen's aspect directly
+                height = self.render_size
+                width = max(1, round(height * out_w / out_h))
+                image = model(z, height, width)
+            else:
+                image = model(z)
+            if not torch.isfinite(image).all():
+                raise FloatingPointError("generator produced NaN or Inf")
+            frame = to_uint8_frame(image)
+        (x, y, w, h), dst = fit_rect(frame.shape[1], frame.shape[0], out_w, out_h, request.fit)
+        frame = frame[y:y + h, x:x + w]
+        if (frame.shape[1], frame.shape[0]) != dst:
+            frame = cv2.resize(frame, dst, interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(frame)
