@@ -102,9 +102,10 @@ class App:
         log.info("generator: %s%s [%s] on %s, %d torch thread(s)", self.model_entry.name, untrained,
                  self.model_entry.arch, device, threads)
         self.worker = GeneratorWorker(model, device, c.generator.render_size)
-        self.worker.start()
         self.mapping = LatentWalk(self.worker.z_dim, c.mapping)
         self.touch = TouchTracker(self.screen.get_size())
+        self._first_frame(model)
+        self.worker.start()
         self.senses = Senses(c.camera, c.microphone)
         self.senses.start()
         self.hud = Hud(c.hud.font_px)
@@ -117,6 +118,24 @@ class App:
         self.t_start_s = time.perf_counter()
         self._stats_due_s = self.t_start_s + c.stats.interval_s
         self.running = True
+
+    def _first_frame(self, model: torch.nn.Module) -> None:
+        """Render frame one before the loop starts, so the screen never opens on black."""
+        state = self.mapping.update(0.0, {}, self.touch.frame())
+        request = RenderRequest(state.z, self.screen.get_size(), self.config.display.fit, time.perf_counter(), 0)
+        try:
+            frame = self.worker.render(model, request)
+        except Exception as exc:  # the worker will report it again; start on black meanwhile
+            log.error("first frame failed: %s", exc)
+            return
+        self._show(RenderResult(frame, 0, self.worker.epoch, request.t_input_s, 0.0))
+
+    def _show(self, result: RenderResult) -> None:
+        self.frame = result
+        frame = result.frame_rgb
+        assert frame is not None
+        self._frame_surface = pygame.image.frombuffer(frame, (frame.shape[1], frame.shape[0]), "RGB")
+        self._new_frame = True
 
     # ---------------------------------------------------------------- events
     def handle_event(self, event: pygame.event.Event) -> None:
@@ -169,11 +188,7 @@ class App:
             return
         if self.frame is not None and result.stamp <= self.frame.stamp:
             return  # stale
-        self.frame = result
-        frame = result.frame_rgb
-        assert frame is not None
-        self._frame_surface = pygame.image.frombuffer(frame, (frame.shape[1], frame.shape[0]), "RGB")
-        self._new_frame = True
+        self._show(result)
 
     # ---------------------------------------------------------------- draw
     def draw(self, dt_s: float) -> None:
@@ -197,13 +212,15 @@ class App:
             self._latency_ms.add((now - self.frame.t_input_s) * 1e3)
             self._new_frame = False
         if self.recorder is not None:
-            self._record(screen)
+            self._record(screen, now)
 
-    def _record(self, screen: pygame.Surface) -> None:
+    def _record(self, screen: pygame.Surface, t_s: float) -> None:
         assert self.recorder is not None
+        if self.recorder.due(t_s) <= 0:
+            return  # display is faster than the file's frame rate: this frame is not needed
         if screen.get_size() != self.recorder.size:
             screen = pygame.transform.scale(screen, self.recorder.size)  # resized window: keep the file's size
-        self.recorder.add(pygame.image.tobytes(screen, "RGB"))
+        self.recorder.add(pygame.image.tobytes(screen, "RGB"), t_s)
 
     def hud_lines(self) -> list[str]:
         now = time.perf_counter()

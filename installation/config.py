@@ -41,7 +41,7 @@ class GeneratorConfig:
     model: str = "auto"  # "auto" = the best shipped model; or a name from --list-models, or a .safetensors path
     device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_threads: int = _f(0, 0, 64)  # 0 = automatic (leaves a core for capture and the display loop)
-    render_size: int = _f(160, 16, 4096)  # px side for resolution-free models (CPPN); others use their own
+    render_size: int = _f(128, 16, 4096)  # px side for resolution-free models (CPPN); others use their own
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """MP4 recorder: H.264 through imageio-ffmpeg on its own thread, fed by a bounded queue.
 
-The show never waits for the encoder: when the queue is full the new frame is dropped and
+The file has a constant frame rate that follows the wall clock: a presented frame fills every
+frame slot that has come due since the last one (repeated when the display runs slower than the
+file, skipped when faster), so a 20 s show gives a 20 s video. The show never waits for the encoder: when the queue is full the new frame is dropped and
 counted. A write error (disk full, ffmpeg gone) stops the recording with one logged error; the
 show goes on. Fragmented MP4 keeps everything written so far playable even after a crash.
 """
@@ -32,6 +34,8 @@ class Recorder:
         self.frames_dropped = 0
         self.error = ""
         self._last_drop_log_s = 0.0
+        self._t0_s: float | None = None
+        self._slots = 0  # frame slots filled (or dropped) so far
 
     @property
     def active(self) -> bool:
@@ -42,10 +46,22 @@ class Recorder:
         self._thread.start()
         log.info("recording %dx%d @ %d fps to %s", self.size[0], self.size[1], self.fps, self.path)
 
-    def add(self, frame_rgb: bytes) -> None:
-        """Queue one frame (RGB bytes of the recorder's size) without blocking the caller."""
+    def due(self, t_s: float) -> int:
+        """How many frame slots a frame presented at t_s (perf_counter) must fill; 0 = none due."""
+        if self._t0_s is None:
+            self._t0_s = t_s
+        return int((t_s - self._t0_s) * self.fps) + 1 - self._slots
+
+    def add(self, frame_rgb: bytes, t_s: float) -> None:
+        """Queue one presented frame (RGB bytes of the recorder's size) without blocking the caller."""
         if self.error:
             return
+        copies = self.due(t_s)
+        self._slots += max(copies, 0)
+        for _ in range(min(copies, self.fps)):  # a stall longer than 1 s is not padded out
+            self._put(frame_rgb)
+
+    def _put(self, frame_rgb: bytes) -> None:
         try:
             self._queue.put_nowait(frame_rgb)
         except queue.Full:
