@@ -1,0 +1,409 @@
+"""The microphone input: the newest audio in a preallocated ring, whatever feeds it.
+
+A sound device (via sounddevice/PortAudio), a sound file played back in real time "as if it were
+the room", or a synthetic test signal writes into the ring; read_latest() copies the newest samples
+out. When the device is missing or dies, the show hears silence while a thread keeps retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+import time
+import wave
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from installation.sources.base import Backoff, SourceStatus
+from installation.sources.synthetic import BEAT_S, synthetic_signal
+
+log = logging.getLogger(__name__)
+
+BLOCKSIZE = 512  # ~12 ms at 44.1 kHz: low latency without waking the CPU too often
+STALL_S = 2.0  # a running stream with no callback for this long is dead (e.g. unplugged)
+FIRST_BLOCK_S = 6.0  # PulseAudio via ALSA can take ~2 s before the first block arrives
+POLL_S = 0.1  # how often the device thread checks the stream's health
+PLAYER_TICK_S = 0.01  # file/synthetic playback writes ~10 ms per tick
+MAX_FILE_S = 600.0  # files are decoded whole into memory; 10 min mono float32 at 44.1 kHz ~ 106 MB
+JOIN_TIMEOUT_S = 2.0
+AUDIO_FILE_EXTS = {".wav", ".wave", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff"}
+PORTAUDIO_FIX = "sudo apt-get install libportaudio2 (Debian/Ubuntu)"
+
+
+class _Ring:
+    """Mono float32 ring buffer, allocated once. One writer at a time, any number of readers."""
+
+    def __init__(self, n_samples: int) -> None:
+        self._buf = np.zeros(n_samples, np.float32)
+        self._pos = 0  # where the next sample goes
+        self._written = 0  # samples written since the last clear
+        self._t_newest_s = 0.0  # perf_counter() of the newest sample
+        self._lock = threading.Lock()
+
+    def write(self, block: np.ndarray, t_newest_s: float) -> None:
+        """Copy block (n,) in. Runs on the audio callback: slicing and copying only, no allocation."""
+        size = self._buf.shape[0]
+        n = block.shape[0]
+        with self._lock:
+            if n >= size:
+                self._buf[:] = block[n - size :]
+                self._pos = 0
+            else:
+                end = self._pos + n
+                if end <= size:
+                    self._buf[self._pos : end] = block
+                else:
+                    split = size - self._pos
+                    self._buf[self._pos :] = block[:split]
+                    self._buf[: end - size] = block[split:]
+                self._pos = end % size
+            self._written += n
+            self._t_newest_s = t_newest_s
+
+    def read(self, n: int) -> tuple[np.ndarray, int, float]:
+        """(newest n samples, zeros before anything arrived; samples written so far; newest time)."""
+        out = np.zeros(n, np.float32)
+        with self._lock:
+            size = self._buf.shape[0]
+            m = min(n, size, self._written)
+            start = (self._pos - m) % size
+            if start + m <= size:
+                out[n - m :] = self._buf[start : start + m]
+            else:
+                split = size - start
+                out[n - m : n - m + split] = self._buf[start:]
+                out[n - m + split :] = self._buf[: m - split]
+            return out, self._written, self._t_newest_s
+
+    @property
+    def size(self) -> int:
+        return self._buf.shape[0]
+
+    def newest(self) -> tuple[int, float]:
+        """(samples written since the last clear, perf_counter() of the newest sample)."""
+        with self._lock:
+            return self._written, self._t_newest_s
+
+    def clear(self) -> None:
+        with self._lock:
+            self._buf[:] = 0.0
+            self._pos = 0
+            self._written = 0
+
+
+class MicrophoneSource:
+    """spec: "auto"/"default" | device name substring | device index | sound file | "synthetic" | "none"."""
+
+    def __init__(
+        self,
+        spec: str,
+        samplerate: int = 44100,
+        ring_s: float = 2.0,
+        retry_s: float = 2.0,
+        max_retry_s: float = 30.0,
+    ) -> None:
+        self.spec = spec.strip()
+        self.samplerate = samplerate
+        self._ring = _Ring(max(BLOCKSIZE, int(ring_s * samplerate)))
+        self._backoff = Backoff(retry_s, max_retry_s)
+        self._status = SourceStatus("microphone", "off", "microphone: not started yet")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._silent = True  # read_latest() gives fresh silence: off, falling back, or not started
+        self._in_outage = False  # one warning per outage, not per retry
+        # Written by the audio callback / finished_callback, read by the device thread.
+        self._stream_finished = False
+        self._status_flag_count = 0
+        self._stream_opened_s = 0.0
+
+        lower = self.spec.lower()
+        self._device: int | str | None = None
+        self._path: str | None = None
+        if lower == "none":
+            self._mode = "none"
+            self._status = SourceStatus("microphone", "off", "microphone off (spec 'none')")
+        elif lower == "synthetic":
+            self._mode = "synthetic"
+        elif _looks_like_file(self.spec):
+            self._mode, self._path = "file", self.spec
+        else:
+            self._mode = "device"
+            if lower not in ("auto", "default"):
+                self._device = int(self.spec) if self.spec.isdigit() else self.spec
+
+    # --- public API -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._mode == "none" or self._thread is not None:
+            return
+        target = {"device": self._run_device, "file": self._run_file, "synthetic": self._run_synthetic}
+        self._thread = threading.Thread(target=target[self._mode], name="microphone", daemon=True)
+        self._thread.start()
+
+    def read_latest(self, n_samples: int) -> tuple[np.ndarray, float]:
+        """The newest n_samples mono float32 samples in [-1, 1] and perf_counter() of the newest one.
+
+        Zeros where nothing has arrived yet; fresh silence (time = now) when off or falling back.
+        """
+        if self._silent:
+            return np.zeros(n_samples, np.float32), time.perf_counter()
+        samples, written, t_newest_s = self._ring.read(n_samples)
+        return samples, (t_newest_s if written else time.perf_counter())
+
+    def status(self) -> SourceStatus:
+        return self._status
+
+    def close(self) -> None:
+        """Stop the thread (which closes the stream) and join it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(JOIN_TIMEOUT_S)
+            if self._thread.is_alive():
+                log.warning("microphone: thread did not stop within %.0f s", JOIN_TIMEOUT_S)
+            self._thread = None
+        self._silent = True
+
+    # --- state changes ----------------------------------------------------------------------
+
+    def _go_live(self, detail: str, label: str) -> None:
+        if self._in_outage:
+            log.info("%s is back: %d Hz", label, self.samplerate)
+        else:
+            log.info("microphone: %s", detail)
+        self._in_outage = False
+        self._backoff.reset()
+        self._silent = False
+        self._status = SourceStatus("microphone", "live", detail)
+
+    def _fall_back(self, error: str, retrying: bool = True) -> None:
+        self._silent = True
+        detail = f"{error} -> silence"
+        if retrying:
+            detail += f"; {self._backoff.describe()}"
+        if not self._in_outage:
+            log.warning("microphone: %s", detail)
+            self._in_outage = True
+        else:
+            log.debug("microphone: retry failed: %s", error)
+        self._status = SourceStatus("microphone", "fallback", detail, error)
+
+    # --- sound device -----------------------------------------------------------------------
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        """PortAudio's thread: copy into the ring and note the time. No DSP, logging or allocation."""
+        self._ring.write(indata[:, 0], time.perf_counter())
+        if status:
+            self._status_flag_count += 1
+
+    def _on_finished(self) -> None:
+        self._stream_finished = True
+
+    def _run_device(self) -> None:
+        sd, error = _import_sounddevice()
+        if sd is None:
+            self._fall_back(f"PortAudio library not found ({error}); fix: {PORTAUDIO_FIX}", retrying=False)
+            return
+        label = "microphone 'default'" if self._device is None else f"microphone {self._device!r}"
+        stream: Any = None
+        next_try_s = 0.0
+        tried = False
+        seen_flags = 0
+        try:
+            while not self._stop.is_set():
+                now_s = time.perf_counter()
+                if stream is None and now_s >= next_try_s:
+                    stream, error = self._open_stream(sd, label, rescan=tried)
+                    tried = True
+                    if stream is None:
+                        self._fall_back(error)
+                        next_try_s = now_s + self._backoff.next_delay_s()
+                elif stream is not None:
+                    error = self._stream_problem(stream, now_s)
+                    if error:
+                        _close_stream(stream)
+                        stream = None
+                        self._fall_back(f"{label}: {error}")
+                        next_try_s = now_s + self._backoff.next_delay_s()
+                    elif self._status_flag_count != seen_flags:
+                        seen_flags = self._status_flag_count
+                        log.debug("microphone: %d overflow/underflow blocks so far", seen_flags)
+                self._stop.wait(POLL_S)
+        except Exception:  # a crash here would leave the show deaf silently; say why instead
+            log.exception("microphone: device thread crashed")
+            self._silent = True
+            self._status = SourceStatus("microphone", "off", f"{label}: crashed", "see log")
+        finally:
+            if stream is not None:
+                _close_stream(stream)
+
+    def _open_stream(self, sd: ModuleType, label: str, rescan: bool) -> tuple[Any, str]:
+        if rescan:
+            try:  # PortAudio lists devices only at initialisation; no stream is open here
+                sd._terminate()
+                sd._initialize()
+            except Exception as exc:  # noqa: BLE001 - the open below reports the real problem
+                log.debug("microphone: PortAudio re-initialisation failed: %s", exc)
+        self._ring.clear()
+        self._stream_finished = False
+        try:
+            stream = sd.InputStream(
+                device=self._device,
+                channels=1,
+                samplerate=self.samplerate,
+                dtype="float32",
+                blocksize=BLOCKSIZE,
+                callback=self._callback,
+                finished_callback=self._on_finished,
+            )
+            stream.start()
+            name = sd.query_devices(stream.device)["name"]
+        except Exception as exc:  # PortAudioError, ValueError (no such name), ...
+            if not _has_input_device(sd):
+                return None, f"no audio input device found for {label}"
+            return None, f"cannot open {label}: {exc}"
+        self._stream_opened_s = time.perf_counter()
+        self._go_live(f"{label} ('{name}') {self.samplerate} Hz mono", label)
+        return stream, ""
+
+    def _stream_problem(self, stream: Any, now_s: float) -> str:
+        """Why the running stream is no good any more, or ""."""
+        if self._stream_finished or not stream.active:
+            return "input stream stopped"
+        written, t_newest_s = self._ring.newest()
+        if not written and now_s - self._stream_opened_s > FIRST_BLOCK_S:
+            return f"no audio within {FIRST_BLOCK_S:g} s of opening"
+        if written and now_s - t_newest_s > STALL_S:
+            return f"no audio for {now_s - t_newest_s:.1f} s (unplugged?)"
+        return ""
+
+    # --- sound file and synthetic playback --------------------------------------------------
+
+    def _run_file(self) -> None:
+        assert self._path is not None
+        while not self._stop.is_set():
+            samples, error = load_sound_file(self._path, self.samplerate)
+            if samples is not None:
+                name = os.path.basename(self._path)
+                seconds = samples.shape[0] / self.samplerate
+                self._go_live(f"sound file {name} ({seconds:.1f} s, looping)", f"sound file {name}")
+                self._play(lambda start, n: np.take(samples, np.arange(start, start + n), mode="wrap"))
+                return
+            self._fall_back(error)
+            self._stop.wait(self._backoff.next_delay_s())
+
+    def _run_synthetic(self) -> None:
+        detail = f"synthetic test signal: soft drone + a hit every {BEAT_S:g} s"
+        self._go_live(detail, "synthetic signal")
+        self._play(lambda start, n: synthetic_signal(start, n, self.samplerate))
+
+    def _play(self, samples_at: Callable[[int, int], np.ndarray]) -> None:
+        """Write samples into the ring as fast as real time passes (monotonic clock, no drift)."""
+        self._ring.clear()
+        t0_s = time.perf_counter()
+        played = 0
+        ring_n = self._ring.size
+        while not self._stop.is_set():
+            due = int((time.perf_counter() - t0_s) * self.samplerate)
+            played = max(played, due - ring_n)  # after a long stall, skip what the ring cannot hold
+            if due > played:
+                self._ring.write(samples_at(played, due - played), t0_s + due / self.samplerate)
+                played = due
+            self._stop.wait(PLAYER_TICK_S)
+
+
+def _looks_like_file(spec: str) -> bool:
+    ext = os.path.splitext(spec)[1].lower()
+    return ext in AUDIO_FILE_EXTS or os.sep in spec or os.path.isfile(spec)
+
+
+def _import_sounddevice() -> tuple[ModuleType | None, str]:
+    try:
+        import sounddevice
+    except OSError as exc:  # the Python package is there but libportaudio is not
+        return None, str(exc)
+    return sounddevice, ""
+
+
+def _has_input_device(sd: ModuleType) -> bool:
+    try:
+        return any(device["max_input_channels"] > 0 for device in sd.query_devices())
+    except Exception:  # noqa: BLE001 - cannot even list devices: then there is none to use
+        return False
+
+
+def _close_stream(stream: Any) -> None:
+    try:
+        stream.abort(ignore_errors=True)
+        stream.close(ignore_errors=True)
+    except Exception as exc:  # noqa: BLE001 - a dead device may refuse even this
+        log.debug("microphone: closing the stream failed: %s", exc)
+
+
+def load_sound_file(path: str, samplerate: int) -> tuple[np.ndarray | None, str]:
+    """The whole file (up to MAX_FILE_S) as mono float32 at samplerate, or (None, error text)."""
+    if not os.path.isfile(path):
+        return None, f"no such sound file: {path}"
+    try:
+        if os.path.splitext(path)[1].lower() in (".wav", ".wave"):
+            try:
+                samples, file_rate = read_wav_mono(path)
+            except (wave.Error, EOFError):  # e.g. float or compressed WAV: let ffmpeg try
+                pass
+            else:
+                samples = resample_linear(samples, file_rate, samplerate)
+                return (samples, "") if samples.size else (None, f"empty sound file: {path}")
+        samples = decode_with_ffmpeg(path, samplerate)
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means the same: silence
+        return None, f"cannot decode {path}: {exc}"
+    return (samples, "") if samples.size else (None, f"empty sound file: {path}")
+
+
+def read_wav_mono(path: str) -> tuple[np.ndarray, int]:
+    """PCM WAV (8/16/24/32-bit) via the stdlib as (n,) float32 mono, and the file's sample rate."""
+    with wave.open(path, "rb") as wav:
+        channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+        raw = wav.readframes(min(wav.getnframes(), int(MAX_FILE_S * rate)))
+    if width == 1:
+        samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 2:
+        samples = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+    elif width == 3:
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        ints = (b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8 >> 8  # sign-extend 24 bits
+        samples = ints.astype(np.float32) / float(1 << 23)
+    elif width == 4:
+        samples = np.frombuffer(raw, "<i4").astype(np.float32) / float(1 << 31)
+    else:
+        raise wave.Error(f"unsupported sample width {width}")
+    return samples.reshape(-1, channels).mean(axis=1, dtype=np.float32), rate
+
+
+def resample_linear(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Linear-interpolation resampling: plenty for loudness/onset features."""
+    if from_rate == to_rate or samples.size == 0:
+        return samples.astype(np.float32, copy=False)
+    n_out = int(round(samples.shape[0] * to_rate / from_rate))
+    t_out = np.arange(n_out) * (from_rate / to_rate)
+    return np.interp(t_out, np.arange(samples.shape[0]), samples).astype(np.float32)
+
+
+def decode_with_ffmpeg(path: str, samplerate: int) -> np.ndarray:
+    """Any format ffmpeg reads, as (n,) float32 mono at samplerate.
+
+    ffmpeg does the resampling and the mixdown; its stereo mixdown is (L+R)/sqrt(2), which keeps the
+    loudness of uncorrelated channels (the WAV path averages, 3 dB quieter for identical channels).
+    """
+    import imageio_ffmpeg  # only needed for non-WAV files
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", path]
+    command += ["-t", str(MAX_FILE_S), "-f", "f32le", "-ac", "1", "-ar", str(samplerate), "pipe:1"]
+    result = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors="replace").strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"ffmpeg exited with {result.returncode}")
+    return np.frombuffer(result.stdout, np.float32).copy()
