@@ -222,12 +222,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             raise ConfigError(f"{path}: cannot read config ({exc})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    config = _build(Config, table, where, "")  # file errors are named after the file ...
     if overrides:
         where = f"{where} + --set" if path is not None else "--set"
         for text in overrides:
             parts, value = parse_override(text)
             _merge(table, parts, value)
-    config = _build(Config, table, where, "")
+        config = _build(Config, table, "--set", "")  # ... so anything new here came from --set
     if config.camera.max_retry_s < config.camera.retry_s:
         raise ConfigError(f"{where}: camera.max_retry_s: expected >= camera.retry_s ({config.camera.retry_s})")
     if config.microphone.max_retry_s < config.microphone.retry_s:

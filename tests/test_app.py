@@ -1,0 +1,156 @@
+"""The App in-process on SDL's dummy driver: keys, HUD, fallbacks, a failing generator."""
+
+import dataclasses
+
+import numpy as np
+import pygame
+import pytest
+import torch
+
+from installation.app import App
+from installation.config import ConfigError, load_config
+from tests.runner import run_main
+
+
+def headless_config(*overrides: str):
+    return load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
+                              "microphone.source=none", *overrides])
+
+
+@pytest.fixture
+def app():
+    app = App(headless_config())
+    app.setup()
+    yield app
+    app.close()
+
+
+def key(k: int) -> pygame.event.Event:
+    return pygame.event.Event(pygame.KEYDOWN, key=k, mod=0, unicode="", scancode=0)
+
+
+def step(app: App, n: int = 1) -> None:
+    for _ in range(n):
+        app.update(1 / 60)
+        app.draw(1 / 60)
+
+
+def test_first_frame_is_a_picture_and_it_animates(app):
+    step(app)
+    first = pygame.surfarray.array3d(app.screen).copy()
+    assert first.std() > 10
+    for _ in range(100):
+        step(app)
+        if app.frame.stamp > 5:
+            break
+    pygame.time.wait(50)
+    step(app, 3)
+    assert np.abs(pygame.surfarray.array3d(app.screen).astype(int) - first).mean() > 0.5
+
+
+def test_hud_toggles_with_f1_and_h_and_draws_over_the_picture(app):
+    step(app)
+    before = pygame.surfarray.array3d(app.screen)[12:60, 12:30].copy()
+    pygame.event.post(key(pygame.K_F1))
+    step(app)
+    assert app.hud_visible
+    with_hud = pygame.surfarray.array3d(app.screen)[12:60, 12:30]
+    assert np.abs(with_hud.astype(int) - before).mean() > 5
+    lines = app.hud_lines()
+    assert any("display" in line and "generator" in line for line in lines)
+    assert any("input->photon" in line for line in lines)
+    assert any(line.startswith("model seeded-cppn") for line in lines)
+    pygame.event.post(key(pygame.K_h))
+    step(app)
+    assert not app.hud_visible
+
+
+def test_escape_quits_outside_fullscreen(app):
+    pygame.event.post(key(pygame.K_ESCAPE))
+    step(app)
+    assert not app.running
+
+
+def test_fullscreen_ignores_visitor_keys_and_close_requests(app):
+    app.mode = "fullscreen"
+    for event in (key(pygame.K_ESCAPE), key(pygame.K_q), pygame.event.Event(pygame.QUIT)):
+        app.handle_event(event)
+    assert app.running
+    app.on_key(pygame.K_q, pygame.KMOD_LCTRL | pygame.KMOD_LSHIFT | pygame.KMOD_LALT)
+    assert not app.running
+
+
+def test_generator_failure_keeps_the_previous_frame_and_reports_it(app, caplog):
+    step(app)
+    shown = app.frame
+    app.worker.swap_model(Exploding(app.worker.z_dim))
+    for _ in range(200):
+        step(app)
+        if app.last_error:
+            break
+        pygame.time.wait(5)
+    assert "exploded" in app.last_error
+    assert app.frame is shown  # the last good frame is still up
+    assert any("generator error" in line for line in app.hud_lines())
+    assert app.stats_record()["generator_errors"] >= 1
+
+
+class Exploding(torch.nn.Module):
+    img_resolution = 8
+    img_channels = 3
+
+    def __init__(self, z_dim: int) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+
+    def forward(self, z):
+        raise RuntimeError("model exploded")
+
+
+def test_broken_model_file_falls_back_to_builtin(tmp_path, caplog):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    app = App(headless_config(f'generator.model="{bad}"'))
+    try:
+        app.setup()
+        assert app.model_entry.name == "seeded-cppn"
+        assert "cannot load model" in caplog.text and "broken.safetensors" in caplog.text
+    finally:
+        app.close()
+
+
+def test_bad_quit_chord_is_a_config_error():
+    app = App(headless_config('kiosk.quit_chord="ctrl+banana"'))
+    try:
+        with pytest.raises(ConfigError, match="kiosk.quit_chord: unknown key 'banana'"):
+            app.setup()
+    finally:
+        app.close()
+
+
+def test_stats_record_is_complete(app):
+    step(app, 5)
+    record = app.stats_record()
+    for key_ in ("fps", "generator_fps", "latency_ms_p50", "latency_ms_p95", "features", "sources", "model",
+                 "preset", "touch", "latent_speed"):
+        assert key_ in record
+    assert record["sources"]["camera"]["state"] == "off"
+    assert set(record["features"]) >= {"loudness", "loudness_db", "motion", "brightness"}
+
+
+def test_cli_config_error_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "my-show.toml"
+    path.write_text("[display]\nfps = 'fast'\n")
+    proc = run_main("--config", str(path), "--headless", "--seconds", "1", timeout_s=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"reverie: config error: {path}: display.fps: expected an integer from 1 to 240, got 'fast'"
+
+
+def test_list_models_names_the_builtin():
+    proc = run_main("--list-models", timeout_s=60)
+    assert proc.returncode == 0 and "seeded-cppn" in proc.stdout
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        headless_config().display.fps = 1  # type: ignore[misc]
