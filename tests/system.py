@@ -126,48 +126,66 @@ def start_xvfb(width: int = 1280, height: int = 720) -> Iterator[str]:
         _stop(xvfb, "Xvfb")
 
 
-@contextmanager
-def start_pulseaudio() -> Iterator[dict[str, str]]:
-    """A private PulseAudio server with a null sink whose monitor is the default source.
+def pulse_client_env(pulse_dir: str | Path) -> dict[str, str]:
+    """The environment for clients of the server that start_pulseaudio(pulse_dir) runs.
 
-    Yields a full environment (os.environ plus PULSE_SERVER, PULSE_SOURCE, PULSE_SINK and
-    ALSA_CONFIG_PATH) for subprocesses: through it, ALSA's "default" PCM, and so PortAudio's and
-    sounddevice's default input, records whatever `paplay --device=reverie_null` plays.
+    os.environ plus PULSE_SERVER, PULSE_SOURCE, PULSE_SINK, PULSE_CLIENTCONFIG and
+    ALSA_CONFIG_PATH: through it, ALSA's "default" PCM, and so PortAudio's and sounddevice's
+    default input, records whatever `paplay --device=reverie_null` plays. Usable before the
+    server is up (to test a microphone that appears later); clients never autospawn a daemon.
     """
-    require_tools("pulseaudio", "pactl", "paplay")
-    if not glob.glob(ALSA_PULSE_PLUGIN_GLOB):
-        _missing("missing the ALSA PulseAudio plugin (libasound_module_pcm_pulse.so)", ["libasound2-plugins"])
-
-    tmp = Path(tempfile.mkdtemp(prefix="reverie-pulse-"))
-    socket = tmp / "native"
-    runtime = tmp / "runtime"
-    runtime.mkdir(mode=0o700)
-    # The daemon's own files (cookie, state) go to tmp, never to the real user's home.
-    daemon_env = {
-        **os.environ,
-        "HOME": str(tmp),
-        "XDG_RUNTIME_DIR": str(runtime),
-        "XDG_CONFIG_HOME": str(tmp / "config"),
-        "PULSE_RUNTIME_PATH": str(runtime / "pulse"),
-        "PULSE_STATE_PATH": str(tmp / "state"),
-    }
-    daemon_env.pop("PULSE_SERVER", None)
+    pulse_dir = Path(pulse_dir)
+    pulse_dir.mkdir(parents=True, exist_ok=True)
     # Include the system ALSA config, then route "default" to PulseAudio explicitly; this does not
     # depend on the pulse.conf hook noticing that a server is running.
-    asound_conf = tmp / "asound.conf"
+    asound_conf = pulse_dir / "asound.conf"
     asound_conf.write_text(
         "</usr/share/alsa/alsa.conf>\n"
         "pcm.!default { type pulse }\n"
         "ctl.!default { type pulse }\n"
     )
-    env = {
+    client_conf = pulse_dir / "client.conf"
+    client_conf.write_text("autospawn = no\n")
+    return {
         **os.environ,
-        "PULSE_SERVER": f"unix:{socket}",
+        "PULSE_SERVER": f"unix:{pulse_dir / 'native'}",
         "PULSE_SOURCE": NULL_SOURCE,
         "PULSE_SINK": NULL_SINK,
+        "PULSE_CLIENTCONFIG": str(client_conf),
         "ALSA_CONFIG_PATH": str(asound_conf),
     }
-    log_file = (tmp / "pulseaudio.log").open("wb")
+
+
+@contextmanager
+def start_pulseaudio(pulse_dir: str | Path | None = None) -> Iterator[dict[str, str]]:
+    """A private PulseAudio server with a null sink whose monitor is the default source.
+
+    Yields pulse_client_env(pulse_dir) for subprocesses. pulse_dir holds the socket and config
+    (a fresh temporary folder, removed afterwards, when None). The server is killed on exit.
+    """
+    require_tools("pulseaudio", "pactl", "paplay")
+    if not glob.glob(ALSA_PULSE_PLUGIN_GLOB):
+        _missing("missing the ALSA PulseAudio plugin (libasound_module_pcm_pulse.so)", ["libasound2-plugins"])
+
+    own_dir = pulse_dir is None
+    pulse_dir = Path(tempfile.mkdtemp(prefix="reverie-pulse-") if pulse_dir is None else pulse_dir)
+    env = pulse_client_env(pulse_dir)
+    daemon_dir = Path(tempfile.mkdtemp(prefix="daemon-", dir=pulse_dir))
+    runtime = daemon_dir / "runtime"
+    runtime.mkdir(mode=0o700)
+    # The daemon's own files (cookie, state) stay in daemon_dir, never in the real user's home.
+    daemon_env = {
+        **os.environ,
+        "HOME": str(daemon_dir),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "XDG_CONFIG_HOME": str(daemon_dir / "config"),
+        "PULSE_RUNTIME_PATH": str(runtime / "pulse"),
+        "PULSE_STATE_PATH": str(daemon_dir / "state"),
+    }
+    daemon_env.pop("PULSE_SERVER", None)
+    socket = pulse_dir / "native"
+    log_path = daemon_dir / "pulseaudio.log"
+    log_file = log_path.open("wb")
     daemon: subprocess.Popen[bytes] | None = None
     try:
         daemon = subprocess.Popen(
@@ -190,7 +208,7 @@ def start_pulseaudio() -> Iterator[dict[str, str]]:
             _wait_until(server_ready, STARTUP_TIMEOUT_S, "pulseaudio", daemon)
         except RuntimeError as exc:
             log_file.flush()
-            raise RuntimeError(f"{exc}\n{(tmp / 'pulseaudio.log').read_text(errors='replace')}") from exc
+            raise RuntimeError(f"{exc}\n{log_path.read_text(errors='replace')}") from exc
         for command in (["set-default-sink", NULL_SINK], ["set-default-source", NULL_SOURCE]):
             subprocess.run(["pactl", *command], env=env, check=True, capture_output=True)
         log.info("pulseaudio is up at %s", env["PULSE_SERVER"])
@@ -198,4 +216,4 @@ def start_pulseaudio() -> Iterator[dict[str, str]]:
     finally:
         _stop(daemon, "pulseaudio")
         log_file.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(pulse_dir if own_dir else daemon_dir, ignore_errors=True)

@@ -20,7 +20,7 @@ import pytest
 
 from installation.sources.microphone import MicrophoneSource, load_sound_file, read_wav_mono
 from tests.media import write_test_wav
-from tests.system import NULL_SINK, start_pulseaudio
+from tests.system import NULL_SINK, pulse_client_env, start_pulseaudio
 
 LOGGER = "installation.sources.microphone"
 REPO = Path(__file__).resolve().parents[1]
@@ -121,65 +121,113 @@ def test_decoders_mix_to_mono(tmp_path: Path) -> None:
     assert 0.3 < rms(decoded) < 0.55  # 0.5-amplitude sine in both channels, mixed to mono
 
 
+# Runs MicrophoneSource("default") in a subprocess, so PortAudio initialises with the PulseAudio
+# environment. Commands on stdin, one JSON line of answer each:
+#   "wait S STATE"    wait up to S seconds for status STATE ("live", "fallback")
+#   "peak S ENOUGH"   the highest 50 ms RMS over S seconds (stops early once above ENOUGH)
 CHILD_SCRIPT = r"""
-import dataclasses, json, sys, time
+import dataclasses, json, logging, sys, time
 import numpy as np
 from installation.sources.microphone import MicrophoneSource
 
-def peak_rms(source, seconds, enough=float("inf")):
-    peak, end_s = 0.0, time.monotonic() + seconds
-    while time.monotonic() < end_s and peak < enough:
-        samples, _ = source.read_latest(2205)  # 50 ms
-        peak = max(peak, float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))))
-        time.sleep(0.05)
-    return peak
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-def report(rms):
-    print(json.dumps({"status": dataclasses.asdict(source.status()), "rms": rms}), flush=True)
-
-source = MicrophoneSource("default", retry_s=0.5, max_retry_s=1.0)
+source = MicrophoneSource("default", retry_s=0.3, max_retry_s=0.6)
 source.start()
-deadline_s = time.monotonic() + 5.0
-while source.status().state != "live" and time.monotonic() < deadline_s:
-    time.sleep(0.05)
-report(None)
-report(peak_rms(source, 8.0, enough=0.3))  # the parent plays now; PulseAudio's first block is slow
-sys.stdin.readline()  # playback has ended
-report(peak_rms(source, 0.5))
+for line in sys.stdin:
+    command, *args = line.split()
+    end_s = time.monotonic() + float(args[0])
+    peak = 0.0
+    if command == "wait":
+        while source.status().state != args[1] and time.monotonic() < end_s:
+            time.sleep(0.05)
+    elif command == "peak":
+        while time.monotonic() < end_s and peak < float(args[1]):
+            samples, _ = source.read_latest(2205)
+            peak = max(peak, float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))))
+            time.sleep(0.05)
+    print(json.dumps({"status": dataclasses.asdict(source.status()), "rms": peak}), flush=True)
 source.close()
 """
+
+
+class MicrophoneChild:
+    """The subprocess above, with answers read by a thread so a hung child cannot hang the test."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self._log_path = log_path
+        with log_path.open("w") as log_file:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", CHILD_SCRIPT], cwd=REPO, env=env, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+            )
+        self._lines: queue.Queue[str] = queue.Queue()
+        stdout = self._process.stdout
+        threading.Thread(target=lambda: [self._lines.put(line) for line in stdout], daemon=True).start()
+
+    def ask(self, command: str, timeout_s: float = 15.0) -> dict:
+        assert self._process.stdin is not None
+        self._process.stdin.write(command + "\n")
+        self._process.stdin.flush()
+        try:
+            return json.loads(self._lines.get(timeout=timeout_s))
+        except queue.Empty:
+            pytest.fail(f"microphone child gave no answer to {command!r}; its log:\n{self._log_path.read_text()}")
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()  # the child closes its source and exits
+        try:
+            self._process.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=5.0)
+
+
+def play_until_heard(child: MicrophoneChild, env: dict[str, str], wav: Path) -> dict:
+    """Play wav into the null sink until the child hears it; the child's answer."""
+    player = subprocess.Popen(["paplay", f"--device={NULL_SINK}", str(wav)], env=env)
+    try:
+        return child.ask("peak 8 0.3")  # PulseAudio's first block can take ~2 s
+    finally:
+        player.kill()
+        player.wait(timeout=5.0)
 
 
 def test_real_microphone_through_pulseaudio(tmp_path: Path) -> None:
     wav = write_test_wav(tmp_path / "loud.wav", segments=[(8.0, 0.8, 440.0)])  # killed once heard
     with start_pulseaudio() as env:
-        # A subprocess, so PortAudio initialises with this environment (ALSA -> PulseAudio).
-        stderr_path = tmp_path / "child.log"
-        with stderr_path.open("w") as stderr:
-            child = subprocess.Popen([sys.executable, "-c", CHILD_SCRIPT], cwd=REPO, env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in child.stdout], daemon=True).start()
-        player = None
+        child = MicrophoneChild(env, tmp_path / "child.log")
         try:
-            try:
-                opened = json.loads(lines.get(timeout=15.0))
-                assert opened["status"]["state"] == "live", opened
-                player = subprocess.Popen(["paplay", f"--device={NULL_SINK}", str(wav)], env=env)
-                loud = json.loads(lines.get(timeout=15.0))
-                player.kill()
-                player.wait(timeout=5.0)
-                time.sleep(0.3)
-                child.stdin.write("go\n")
-                child.stdin.flush()
-                silent = json.loads(lines.get(timeout=15.0))
-            except queue.Empty:
-                pytest.fail(f"microphone child gave no answer; its log:\n{stderr_path.read_text()}")
+            opened = child.ask("wait 5 live")
+            assert opened["status"]["state"] == "live", opened
+            loud = play_until_heard(child, env, wav)
+            time.sleep(0.3)  # let the end of the tone leave the 50 ms window
+            silent = child.ask("peak 0.5 1")
         finally:
-            for process in (player, child):
-                if process is not None and process.poll() is None:
-                    process.kill()
-                    process.wait(timeout=5.0)
+            child.close()
     assert loud["rms"] > 0.3, loud  # paplay's 0.8 sine (RMS 0.57) arrived through the monitor
     assert silent["rms"] < 0.01, silent
     assert loud["status"]["state"] == silent["status"]["state"] == "live", (loud, silent)
+
+
+def test_real_microphone_that_appears_later_is_picked_up(tmp_path: Path) -> None:
+    wav = write_test_wav(tmp_path / "loud.wav", segments=[(8.0, 0.8, 440.0)])
+    pulse_dir = tmp_path / "pulse"
+    child = MicrophoneChild(pulse_client_env(pulse_dir), tmp_path / "child.log")
+    try:
+        before = child.ask("wait 8 fallback")  # no server yet: the default device cannot open
+        assert before["status"]["state"] == "fallback", before
+        assert child.ask("peak 0.3 1")["rms"] == 0.0  # silence meanwhile
+        with start_pulseaudio(pulse_dir) as env:  # the "microphone" is plugged in
+            after = child.ask("wait 8 live")
+            assert after["status"]["state"] == "live", after
+            loud = play_until_heard(child, env, wav)
+        unplugged = child.ask("wait 8 fallback")  # the server is gone: the stream dies
+    finally:
+        child.close()
+    assert loud["rms"] > 0.3, loud
+    assert unplugged["status"]["state"] == "fallback", unplugged
+    log_text = (tmp_path / "child.log").read_text()
+    # One warning per outage (not per retry), and one "is back" in between.
+    assert log_text.count("WARNING") == 2 and log_text.count("is back") == 1, log_text

@@ -73,6 +73,9 @@ class CameraSource:
         if self.spec.lower() == "none" or self._thread is not None:
             return
         cv2.setNumThreads(1)  # 2-core machine: OpenCV's pool fights torch and the other threads
+        # FFmpeg would print "connection refused" etc. on every retry; we report failures ourselves.
+        # Read by OpenCV when it first uses FFmpeg; 8 = AV_LOG_FATAL. Set it yourself to debug.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
         self._thread = threading.Thread(target=self._run, name="camera-capture", daemon=True)
         self._thread.start()
 
