@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,7 +66,7 @@ def _stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
         process.wait(timeout=5.0)
 
 
-def _wait_until(predicate, timeout_s: float, what: str, process: subprocess.Popen[bytes]) -> None:
+def _wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, process: subprocess.Popen[bytes]) -> None:
     deadline_s = time.monotonic() + timeout_s
     while not predicate():
         if process.poll() is not None:
