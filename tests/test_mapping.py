@@ -59,3 +59,29 @@ def test_touch_drag_nudges_then_fades_back():
     assert pushed.nudge > 1.0
     later = run(walk, 5.0, {})[-1]
     assert later.nudge < 0.02 and np.linalg.norm(later.z - z0) < 0.05
+
+
+def test_state_round_trip_continues_the_same_path():
+    a = LatentWalk(8, MappingConfig(seed=5))
+    run(a, 7.3, {"loudness": 0.5})
+    state = a.export_state()
+    import json
+    b = LatentWalk(8, MappingConfig(seed=99))
+    b.import_state(json.loads(json.dumps(state)))
+    za = run(a, 20.0, {})[-1].z
+    zb = run(b, 20.0, {})[-1].z
+    assert np.allclose(za, zb)
+
+
+def test_state_that_does_not_fit_is_refused_unchanged():
+    walk = LatentWalk(8, MappingConfig())
+    before = walk.export_state()
+    other = LatentWalk(16, MappingConfig()).export_state()
+    for bad in (other, {"z_dim": 8}, {**before, "phase": 7.0}, {**before, "rng": "nope"}):
+        try:
+            walk.import_state(bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"accepted {bad}")
+    assert walk.export_state() == before

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,28 @@ class LatentWalk:
 
     def _current(self) -> np.ndarray:
         return slerp(self._k0, self._k1, self._phase) + self._nudge
+
+    def export_state(self) -> dict[str, Any]:
+        """Where the walk is, as plain JSON values, so a restarted show continues from here."""
+        return {"z_dim": self.z_dim, "k0": self._k0.tolist(), "k1": self._k1.tolist(), "phase": self._phase,
+                "nudge": self._nudge.tolist(), "speed": self._speed.value, "rng": self._rng.bit_generator.state}
+
+    def import_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from an exported state; ValueError (and no change) if it does not fit this walk."""
+        try:
+            k0, k1, nudge = (np.asarray(state[k], dtype=np.float64) for k in ("k0", "k1", "nudge"))
+            phase, speed = float(state["phase"]), float(state["speed"])
+            if int(state["z_dim"]) != self.z_dim or not all(v.shape == (self.z_dim,) for v in (k0, k1, nudge)):
+                raise ValueError(f"state is for z_dim {state['z_dim']}, this model has {self.z_dim}")
+            if not (0.0 <= phase < 1.0) or not math.isfinite(speed) or not all(np.isfinite(v).all() for v in (k0, k1, nudge)):
+                raise ValueError("state holds out-of-range or non-finite values")
+            rng = np.random.default_rng()
+            rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"state is missing or has a malformed field ({exc})") from None
+        self._k0, self._k1, self._nudge, self._phase, self._rng = k0, k1, nudge, phase, rng
+        self._speed.value = speed
+        self._z = self._current()
 
     def update(self, dt_s: float, features: Mapping[str, float], touch: TouchFrame) -> LatentState:
         c = self.config
