@@ -17,6 +17,7 @@ import torch
 
 from models.baseline_seed import SeedDCGANConfig, SeedGenerator
 from models.cppn import CPPN, CPPNConfig
+from models.external import EXTERNAL_SUFFIXES
 from models.gan import GANConfig, Generator, SAGANConfig
 from models.vae import VAE, VAEConfig
 
@@ -81,6 +82,7 @@ def list_models(assets_dir: Path = ASSETS_DIR) -> list[ModelEntry]:
             except (OSError, ValueError):
                 description = "(model card unreadable)"
         entries.append(ModelEntry(path.stem, arch, description, path))
+    entries += _external_entries(assets_dir)
     for name, (arch, _, description) in BUILTINS.items():
         entries.append(ModelEntry(name, arch, description, None))
     return entries
@@ -107,6 +109,8 @@ def resolve(spec: str, assets_dir: Path = ASSETS_DIR) -> ModelEntry:
     candidate = Path(spec)
     if candidate.suffix == ".safetensors":
         return ModelEntry(candidate.stem, "?", "", candidate)
+    if candidate.suffix in EXTERNAL_SUFFIXES:
+        return ModelEntry(candidate.stem, "external", _sidecar_description(candidate), candidate)
     for entry in list_models(assets_dir):
         if entry.name == spec:
             return entry
@@ -121,6 +125,24 @@ def load_generator(spec: str, device: str | torch.device = "cpu") -> tuple[torch
         arch, values, _ = BUILTINS[entry.name]
         model = build_model(arch, values).to(device).eval()
         return model, entry
+    if entry.path.suffix in EXTERNAL_SUFFIXES:
+        from models.external import load_external  # an artist's TorchScript / torch.export file
+
+        return load_external(entry.path, device), entry
     from models.checkpoint import load_checkpoint  # checkpoint imports this module
 
     return load_checkpoint(entry.path, device), entry
+
+
+def _sidecar_description(path: Path) -> str:
+    try:
+        return str(json.loads(path.with_suffix(".json").read_text()).get("description", "external generator"))
+    except (OSError, ValueError, AttributeError):
+        return "external generator (sidecar missing or unreadable)"
+
+
+def _external_entries(assets_dir: Path) -> list[ModelEntry]:
+    """Artists' TorchScript / torch.export generators dropped into assets/models with a JSON sidecar."""
+    return [ModelEntry(path.stem, "external", _sidecar_description(path), path)
+            for path in sorted(assets_dir.glob("*")) if path.suffix in EXTERNAL_SUFFIXES
+            and path.with_suffix(".json").is_file()]
