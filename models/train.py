@@ -87,7 +87,7 @@ def _unwrap(m: nn.Module) -> nn.Module:
 class GANTrainer:
     """gan / sagan: spectral-norm D, hinge or non-saturating loss, EMA generator."""
 
-    def __init__(self, tc: TrainConfig, model_cfg: Any, device: torch.device) -> None:
+    def __init__(self, tc: TrainConfig, model_cfg: Any, device: torch.device, ds: ImageArray) -> None:
         self.tc, self.device = tc, device
         model_cls = ARCHITECTURES[tc.arch][1]
         self.G = model_cls(model_cfg).to(device)
@@ -164,9 +164,9 @@ class GANTrainer:
 class SeedTrainer(GANTrainer):
     """The seed essay's setup: batch size 1, BCE (non-saturating), Adam(1e-4), no EMA."""
 
-    def __init__(self, tc: TrainConfig, model_cfg: Any, device: torch.device) -> None:
+    def __init__(self, tc: TrainConfig, model_cfg: Any, device: torch.device, ds: ImageArray) -> None:
         tc = dataclasses.replace(tc, batch_size=1, loss="ns", lr=1e-4, lr_d=1e-4, beta1=0.9, beta2=0.999, ema=0.0)
-        super().__init__(tc, model_cfg, device)
+        super().__init__(tc, model_cfg, device, ds)
 
     def _discriminator(self, model_cfg: Any) -> nn.Module:
         return SeedDiscriminator(model_cfg)
@@ -180,14 +180,14 @@ class _VAELoss(nn.Module):
         self.vae = vae
 
     def forward(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        mu, logvar = self.vae.encode(x)  # (B, z)
+        mu, logvar = self.vae.encode_raw(x)  # (B, z)
         z = mu + eps * torch.exp(0.5 * logvar)  # reparameterisation: the noise is an input, not a draw
-        return self.vae.decode(z), mu, logvar
+        return self.vae.decode_raw(z), mu, logvar
 
 
 class VAETrainer:
-    def __init__(self, tc: TrainConfig, model_cfg: Any, device: torch.device) -> None:
-        self.tc, self.device = tc, device
+    def __init__(self, tc: TrainConfig, model_cfg: Any, device: torch.device, ds: ImageArray) -> None:
+        self.tc, self.device, self.ds = tc, device, ds
         self.vae = ARCHITECTURES["vae"][1](model_cfg).to(device)
         self.net: nn.Module = _VAELoss(self.vae)
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=tc.lr, betas=(tc.beta1, tc.beta2))
@@ -220,19 +220,28 @@ class VAETrainer:
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
+        self.export()
         self.vae.eval()
         out = self.vae(z.to(self.device))
         self.vae.train()
         return out
 
+    @torch.no_grad()
     def export(self) -> nn.Module:
+        """The VAE with its latent prior fitted to the encoded (un-augmented) training set."""
+        was = self.vae.training
+        self.vae.eval()
+        x = self.ds.all()
+        mu = torch.cat([self.vae.encode_raw(x[i:i + 256].to(self.device))[0] for i in range(0, len(x), 256)])
+        self.vae.fit_prior(mu)
+        self.vae.train(was)
         return self.vae
 
 
 class CPPNTrainer:
     """CPPN as a decoder: CPPN(mu) reconstructs the image whose VAE encoding is mu."""
 
-    def __init__(self, tc: TrainConfig, model_cfg: Any, device: torch.device) -> None:
+    def __init__(self, tc: TrainConfig, model_cfg: Any, device: torch.device, ds: ImageArray) -> None:
         if not tc.teacher:
             raise SystemExit("--arch cppn needs --set teacher=PATH/TO/vae.safetensors (its encoder makes the latents)")
         self.tc, self.device = tc, device
@@ -425,7 +434,7 @@ def train(tc: TrainConfig, model_values: dict[str, Any], resume: bool = False, c
     if getattr(model_cfg, "img_resolution", ds.resolution) != ds.resolution and tc.arch != "cppn":
         raise SystemExit(f"{tc.data} holds {ds.resolution} px images but the model draws {model_cfg.img_resolution} px")
     torch.manual_seed(tc.seed)
-    trainer = TRAINERS[tc.arch](tc, model_cfg, device)
+    trainer = TRAINERS[tc.arch](tc, model_cfg, device, ds)
     tc = getattr(trainer, "tc", tc)
     step, elapsed, history = 0, 0.0, []
     gen = torch.Generator().manual_seed(tc.seed * 1000 + rank)
