@@ -90,3 +90,14 @@ def test_corrupt_and_mismatched_files_name_the_file(tmp_path) -> None:
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(CheckpointError, match="cut.safetensors"):
         load_checkpoint(path)
+
+
+def test_vae_prior_whitening_keeps_encode_and_forward_consistent() -> None:
+    torch.manual_seed(0)
+    vae = build_model("vae", SMALL["vae"]).eval()
+    x = torch.rand(6, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        raw_mu, _ = vae.encode_raw(x)
+        vae.fit_prior(raw_mu * 3 + 1)
+        mu, _ = vae.encode(x)
+        assert torch.allclose(vae(mu), vae.decode_raw(raw_mu), atol=1e-4)
