@@ -1,15 +1,15 @@
 """The App: owns pygame and the loop. setup / update(dt_s) / draw(dt_s) / close.
 
-The main thread senses, maps, submits a render request and shows whatever frame the generator
+The main thread senses, maps, submits a render request and composes whatever frame the generator
 finished last; it never waits on the generator, so the display stays smooth when inference is slow.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,63 +18,52 @@ import torch
 
 from installation.config import Config, ConfigError
 from installation.keys import Chord, parse_chord
-from installation.mapping.base import LatentState
-from installation.mapping.walk import LatentWalk
+from installation.mapping.directions import find_directions_async
+from installation.mapping.engine import MappingOutput, PresetMapping
+from installation.mapping.learn import Demonstrations, LearnedMapping
+from installation.mapping.mirror import MirrorEncoder
+from installation.mapping.presets import Preset, list_presets, load_preset
 from installation.render.display import open_display
+from installation.render.effects import Compositor
 from installation.render.hud import Hud
+from installation.render.loading import ModelLoader, find_encoder, load_model, pick_device, set_torch_threads
 from installation.render.recorder import Recorder
+from installation.render.snapshot import save_snapshot_async
 from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult
 from installation.senses import Senses
+from installation.slot import LatestSlot
 from installation.sources.touch import TouchTracker
 from installation.stats import RateCounter, Rolling, StatsWriter
-from models.registry import BUILTINS, ModelEntry, default_model_name, load_generator
+from models.registry import BUILTINS
 
 log = logging.getLogger(__name__)
 
-FALLBACK_MODEL = "seeded-cppn"  # needs no file, so it always loads
-
-
-def pick_device(requested: str) -> torch.device:
-    if requested == "cuda" and not torch.cuda.is_available():
-        log.warning("generator.device = cuda but no CUDA GPU is available; using the CPU")
-        return torch.device("cpu")
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
-
-
-def set_torch_threads(requested: int) -> int:
-    """Torch's pool and the capture/display threads share the cores; leave at least one free."""
-    threads = requested or max(1, min(4, (os.cpu_count() or 2) - 1))
-    torch.set_num_threads(threads)
-    return threads
-
-
-def load_model(spec: str, device: torch.device) -> tuple[torch.nn.Module, ModelEntry]:
-    """Load the configured model; on any failure say why and fall back to the built-in one."""
-    name = default_model_name() if spec == "auto" else spec
-    try:
-        return load_generator(name, device)
-    except Exception as exc:  # a broken file must not stop the show
-        log.error("cannot load model %r (%s); falling back to the built-in %r", name, exc, FALLBACK_MODEL)
-        return load_generator(FALLBACK_MODEL, device)
+PRESET_KEYS = {getattr(pygame, f"K_{i}"): i - 1 for i in range(1, 10)}
 
 
 class App:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.running = False
-        self.frame: RenderResult | None = None  # newest frame shown
-        self._frame_surface: pygame.Surface | None = None
+        self.frame: RenderResult | None = None  # newest generator frame received
+        self._surface: pygame.Surface | None = None  # composed picture for the screen
+        self._composed: np.ndarray | None = None
         self._new_frame = False
         self._stamp = 0
         self._seen_result = 0
-        self.state: LatentState | None = None
+        self.out: MappingOutput | None = None
         self.features: dict[str, float] = {}
         self.hud_visible = config.hud.visible
+        self.hud_page = "status"  # status | calibration | learn
         self.last_error = ""
         self.frames_presented = 0
         self.t_start_s = 0.0
+        self.mirror: MirrorEncoder | None = None
+        self.demos = Demonstrations()
+        self._directions: LatestSlot[np.ndarray] = LatestSlot()
+        self._directions_seen = 0
+        self._mirror_seen = 0
+        self.loader = ModelLoader()
         # rolling figures for HUD and stats
         self._fps = RateCounter()
         self._gen_fps = RateCounter()
@@ -90,24 +79,30 @@ class App:
     # ---------------------------------------------------------------- setup
     def setup(self) -> None:
         c = self.config
+        self.preset = load_preset(c.run.preset)  # a broken preset at start is a config error
+        self._default_preset_path = self.preset.path
         self.screen, self.mode = open_display(c.display)
         try:
             self.quit_chord: Chord = parse_chord(c.kiosk.quit_chord)
         except ValueError as exc:
             raise ConfigError(f"kiosk.quit_chord: {exc}; expected e.g. 'ctrl+shift+alt+q'") from None
         threads = set_torch_threads(c.generator.torch_threads)
-        device = pick_device(c.generator.device)
-        model, self.model_entry = load_model(c.generator.model, device)
+        self.device = pick_device(c.generator.device)
+        self.model_spec = self._model_spec(self.preset)
+        model, self.model_entry = load_model(self.model_spec, self.device)
         untrained = " (untrained, seeded weights)" if self.model_entry.name in BUILTINS else ""
-        log.info("generator: %s%s [%s] on %s, %d torch thread(s)", self.model_entry.name, untrained,
-                 self.model_entry.arch, device, threads)
-        self.worker = GeneratorWorker(model, device, c.generator.render_size)
-        self.mapping = LatentWalk(self.worker.z_dim, c.mapping)
+        log.info("generator: %s%s [%s] on %s, %d torch thread(s); preset %s", self.model_entry.name, untrained,
+                 self.model_entry.arch, self.device, threads, self.preset.name)
+        self.worker = GeneratorWorker(model, self.device, c.generator.render_size)
         self.touch = TouchTracker(self.screen.get_size())
+        self.compositor = Compositor(self.screen.get_size(), c.display.fit, c.display.effects_height)
+        self.t_start_s = time.perf_counter()
+        self._use_model(model)
         self._first_frame(model)
         self.worker.start()
         self.senses = Senses(c.camera, c.microphone)
         self.senses.start()
+        self._apply_preset_extras()
         self.hud = Hud(c.hud.font_px)
         if c.stats.path:
             self.stats = StatsWriter(c.stats.path)
@@ -115,14 +110,24 @@ class App:
             self.recorder = Recorder(c.record.path, self.screen.get_size(), c.display.fps, c.record.max_queue,
                                      c.record.crf)
             self.recorder.start()
-        self.t_start_s = time.perf_counter()
-        self._stats_due_s = self.t_start_s + c.stats.interval_s
+        self._stats_due_s = time.perf_counter() + c.stats.interval_s
         self.running = True
+
+    def _model_spec(self, preset: Preset) -> str:
+        """The config's model wins over the preset's, so an operator can pin one."""
+        return self.config.generator.model if self.config.generator.model != "auto" else preset.model
+
+    def _use_model(self, model: torch.nn.Module) -> None:
+        """A fresh mapping for this model's latent space, and its principal directions in the background."""
+        w, h = self.screen.get_size()
+        self.mapping = PresetMapping(int(model.z_dim), self.preset, self.config.mapping.seed,
+                                     time.perf_counter() - self.t_start_s, aspect=w / h)
+        find_directions_async(model, self._directions)
 
     def _first_frame(self, model: torch.nn.Module) -> None:
         """Render frame one before the loop starts, so the screen never opens on black."""
-        state = self.mapping.update(0.0, {}, self.touch.frame())
-        request = RenderRequest(state.z, self.screen.get_size(), self.config.display.fit, time.perf_counter(), 0)
+        out = self.mapping.update(0.0, 0.0, {}, self.touch.frame())
+        request = RenderRequest(out.state.z, self.compositor.work_size, self.config.display.fit, time.perf_counter(), 0)
         try:
             frame = self.worker.render(model, request)
         except Exception as exc:  # the worker will report it again; start on black meanwhile
@@ -131,11 +136,73 @@ class App:
         self._show(RenderResult(frame, 0, self.worker.epoch, request.t_input_s, 0.0))
 
     def _show(self, result: RenderResult) -> None:
+        assert result.frame_rgb is not None
         self.frame = result
-        frame = result.frame_rgb
-        assert frame is not None
-        self._frame_surface = pygame.image.frombuffer(frame, (frame.shape[1], frame.shape[0]), "RGB")
+        self.compositor.add_frame(result.frame_rgb, time.perf_counter())
         self._new_frame = True
+
+    # ---------------------------------------------------------------- presets
+    def switch_preset(self, spec: str) -> None:
+        """Crossfade to another preset (and its model, loaded in the background). A broken preset
+        file is reported and the current one stays."""
+        try:
+            preset = load_preset(spec)
+        except ConfigError as exc:
+            log.error("preset not switched: %s; staying with %s", exc, self.preset.name)
+            self.last_error = f"preset error: {exc}"
+            return
+        now = time.perf_counter()
+        log.info("preset: %s -> %s (crossfade %.1f s)", self.preset.name, preset.name, preset.crossfade_s)
+        self.preset = preset
+        self.compositor.start_transition(now, preset.crossfade_s)
+        self.mapping.set_preset(preset, now - self.t_start_s)
+        spec_model = self._model_spec(preset)
+        if spec_model != self.model_spec:
+            self.model_spec = spec_model
+            self.loader.request(spec_model, self.device)
+        self._apply_preset_extras()
+
+    def _apply_preset_extras(self) -> None:
+        """Mirror encoder and learned mapping, as the current preset asks."""
+        if self.mirror is not None:
+            self.mirror.close()
+            self.mirror = None
+        self.mapping.mirror_target = None
+        if self.preset.mirror.enabled:
+            encoder = find_encoder(self.worker.model, self.device)
+            if encoder is None:
+                log.warning("preset %s wants mirror mode, but no shipped encoder shares %s's latent space; "
+                            "mirror is off", self.preset.name, self.model_entry.name)
+            else:
+                self.mirror = MirrorEncoder(encoder, self._mirror_frame, self.preset.mirror.rate_hz,
+                                            self.preset.mirror.mask)
+                self.mirror.start()
+                self._mirror_seen = 0
+        self.mapping.learned = None
+        learned_path = self._learned_path()
+        if learned_path is not None and learned_path.is_file():
+            try:
+                learned = LearnedMapping.load(learned_path)
+                if learned.z_dim == self.mapping.z_dim:
+                    self.mapping.learned = learned
+                    log.info("learned mapping loaded: %s (%d examples)", learned_path.name, learned.examples)
+                else:
+                    log.warning("%s was learned for another model (z_dim %d); not used", learned_path, learned.z_dim)
+            except ValueError as exc:
+                log.error("%s; the preset runs without it", exc)
+
+    def _learned_path(self) -> Path | None:
+        return Path(self.preset.path).with_suffix(".learned.json") if self.preset.path else None
+
+    def _mirror_frame(self) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Mirror thread: the newest small camera frame and silhouette mask (memory only)."""
+        snapshot = getattr(self.senses, "snapshot", None)
+        if snapshot is not None:
+            snap = snapshot()
+            frame = getattr(snap, "camera_frame_rgb", None)
+            return (frame, getattr(snap, "silhouette_mask", None)) if frame is not None else None
+        latest = self.senses.camera.latest()
+        return (latest.frame_rgb, None) if latest is not None else None
 
     # ---------------------------------------------------------------- events
     def handle_event(self, event: pygame.event.Event) -> None:
@@ -150,6 +217,7 @@ class App:
         elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
             self.screen = pygame.display.get_surface()
             self.touch.resize(self.screen.get_size())
+            self.compositor.resize(self.screen.get_size())
         else:
             self.touch.handle(event)
 
@@ -158,8 +226,52 @@ class App:
             self.stop("quit chord pressed")
         elif key in (pygame.K_F1, pygame.K_h):
             self.hud_visible = not self.hud_visible
+        elif key == pygame.K_F2:
+            self._toggle_page("learn")
+        elif key == pygame.K_F3:
+            self._toggle_page("calibration")
+        elif key == pygame.K_F4:
+            self.mapping.engagement.reset()
+            log.info("engagement statistics reset")
+        elif key in PRESET_KEYS:
+            names = list_presets()
+            index = PRESET_KEYS[key]
+            if index < len(names):
+                self.switch_preset(names[index])
+        elif self.hud_page == "learn" and self.hud_visible:
+            self._learn_key(key)
         elif key in (pygame.K_ESCAPE, pygame.K_q) and self.mode != "fullscreen":
             self.stop(f"{pygame.key.name(key)} pressed")
+
+    def _toggle_page(self, page: str) -> None:
+        if self.hud_visible and self.hud_page == page:
+            self.hud_page, self.hud_visible = "status", False
+        else:
+            self.hud_page, self.hud_visible = page, True
+
+    def _learn_key(self, key: int) -> None:
+        """Setup mode: Space records (features -> current latent), Return fits and saves, Backspace clears."""
+        if key == pygame.K_SPACE:
+            n = self.demos.record(self.features, self.mapping.walk.z)
+            log.info("learn: example %d recorded", n)
+        elif key == pygame.K_RETURN:
+            try:
+                learned = self.demos.fit()
+            except ValueError as exc:
+                log.warning("learn: %s", exc)
+                return
+            self.mapping.learned = learned
+            path = self._learned_path()
+            if path is not None:
+                try:
+                    learned.save(path)
+                    log.info("learn: fitted on %d examples, saved to %s", learned.examples, path)
+                except OSError as exc:
+                    log.error("learn: fitted, but not saved to %s (%s)", path, exc)
+        elif key == pygame.K_BACKSPACE:
+            self.demos.clear()
+            self.mapping.learned = None
+            log.info("learn: examples cleared")
 
     def stop(self, reason: str) -> None:
         if self.running:
@@ -171,12 +283,19 @@ class App:
         for event in pygame.event.get():
             self.handle_event(event)
         t_input_s = time.perf_counter()
+        self._poll_background()
         self.features = self.senses.read(dt_s)
-        self.state = self.mapping.update(dt_s, self.features, self.touch.frame())
-        self._speed_sum += self.state.latent_speed * dt_s
+        out = self.mapping.update(dt_s, t_input_s - self.t_start_s, self.features, self.touch.frame())
+        self.out = out
+        if out.attract.reset and self.preset.path != self._default_preset_path:
+            log.info("nobody interacted for %.0f s: back to the default preset", out.attract.idle_s)
+            self.switch_preset(self.config.run.preset)
+        if out.snapshot and self._composed is not None:
+            save_snapshot_async(self._composed, Path(self.config.run.snapshot_dir))
+        self._speed_sum += out.state.latent_speed * dt_s
         self._speed_time += dt_s
         self._stamp += 1
-        self.worker.submit(RenderRequest(self.state.z, self.screen.get_size(), self.config.display.fit,
+        self.worker.submit(RenderRequest(out.state.z, self.compositor.work_size, self.config.display.fit,
                                          t_input_s, self._stamp))
         result, self._seen_result = self.worker.results.get_newer(self._seen_result)
         if result is None or result.epoch != self.worker.epoch:
@@ -184,23 +303,50 @@ class App:
         self._gen_fps.tick(t_input_s)
         self._render_ms.add(result.render_ms)
         if result.error:
-            self.last_error = result.error  # keep showing the previous frame
+            self.last_error = f"generator error: {result.error}"  # keep showing the previous frame
             return
-        if self.frame is not None and result.stamp <= self.frame.stamp:
+        if self.frame is not None and result.stamp <= self.frame.stamp and result.epoch == self.frame.epoch:
             return  # stale
         self._show(result)
+
+    def _poll_background(self) -> None:
+        loaded = self.loader.poll()
+        if loaded is not None:
+            model, entry, spec = loaded
+            if spec == self.model_spec:
+                self.compositor.start_transition(time.perf_counter(), self.preset.crossfade_s)
+                self.worker.swap_model(model)
+                self.model_entry = entry
+                if int(model.z_dim) != self.mapping.z_dim:
+                    self._use_model(model)
+                else:
+                    find_directions_async(model, self._directions)
+                self._apply_preset_extras()
+                log.info("generator: now %s [%s]", entry.name, entry.arch)
+        directions, self._directions_seen = self._directions.get_newer(self._directions_seen)
+        if directions is not None:
+            self.mapping.set_principal(directions)
+        if self.mirror is not None:
+            latent, self._mirror_seen = self.mirror.latent.get_newer(self._mirror_seen)
+            if latent is not None and latent.shape == (self.mapping.z_dim,):
+                self.mapping.mirror_target = latent
 
     # ---------------------------------------------------------------- draw
     def draw(self, dt_s: float) -> None:
         screen = self.screen
-        if self._frame_surface is None:
+        now = time.perf_counter()
+        params = self.out.params if self.out is not None else {}
+        composed = self.compositor.compose(now, params, self.preset.effects)
+        if composed is None:
             screen.fill((0, 0, 0))
         else:
+            self._composed = composed
+            self._surface = pygame.image.frombuffer(composed, (composed.shape[1], composed.shape[0]), "RGB")
             sw, sh = screen.get_size()
-            fw, fh = self._frame_surface.get_size()
+            fw, fh = self._surface.get_size()
             if (fw, fh) != (sw, sh):
                 screen.fill((0, 0, 0))  # letterbox bars, or the moment after a resize
-            screen.blit(self._frame_surface, ((sw - fw) // 2, (sh - fh) // 2))
+            screen.blit(self._surface, ((sw - fw) // 2, (sh - fh) // 2))
         if self.hud_visible:
             self.hud.draw(screen, dt_s, self.hud_lines(), self.hud_meters())
         pygame.display.flip()
@@ -222,33 +368,49 @@ class App:
             screen = pygame.transform.scale(screen, self.recorder.size)  # resized window: keep the file's size
         self.recorder.add(pygame.image.tobytes(screen, "RGB"), t_s)
 
+    # ---------------------------------------------------------------- HUD
     def hud_lines(self) -> list[str]:
+        if self.hud_page == "calibration":
+            return ["CALIBRATION (F3 closes): feature  raw  normalised  [range]"]
+        if self.hud_page == "learn":
+            fitted = f"fitted on {self.mapping.learned.examples}" if self.mapping.learned else "not fitted"
+            return ["LEARN (F2 closes): move to a picture you like, make the sound/gesture, press Space",
+                    f"examples: {len(self.demos.inputs)}   mapping: {fitted}",
+                    "Space record   Return fit + save with the preset   Backspace clear"]
         now = time.perf_counter()
         status = self.senses.status()
+        attract = self.out.attract.mode if self.out else "active"
         lines = [
             f"display {self._fps.rate(now):5.1f} fps   generator {self._gen_fps.rate(now):5.1f} fps   "
             f"render {self._render_ms.percentile(50):5.1f} ms",
             f"input->photon p50 {self._latency_ms.percentile(50):5.1f} ms  p95 {self._latency_ms.percentile(95):5.1f} ms",
-            f"model {self.model_entry.name} [{self.model_entry.arch}]   preset {self.config.run.preset}",
+            f"model {self.model_entry.name} [{self.model_entry.arch}]   preset {self.preset.name} ({attract})",
             f"camera: {status['camera'].state} - {status['camera'].detail}",
             f"microphone: {status['microphone'].state} - {status['microphone'].detail}",
+            "keys: 1-9 presets  F2 learn  F3 calibration  F4 reset engagement",
         ]
         if self.recorder is not None:
             lines.append(f"recording {self.recorder.path.name}: {self.recorder.frames_written} frames")
         if self.last_error:
-            lines.append(f"generator error: {self.last_error[:90]}")
+            lines.append(self.last_error[:110])
         return lines
 
     def hud_meters(self) -> list[tuple[str, float]]:
+        if self.hud_page == "calibration":
+            calibration = getattr(self.senses, "calibration", None)
+            if calibration is not None:
+                return [(f"{name} {raw:8.3f} {norm:4.2f} [{lo:.2f}..{hi:.2f}]", norm)
+                        for name, raw, norm, lo, hi in calibration()]
+            return [(f"{k} {v:8.3f}", min(1.0, max(0.0, v))) for k, v in self.features.items()]
         f = self.features
-        speed = self.state.walk_speed / max(self.config.mapping.walk_speed, 1e-6) if self.state else 0.0
+        speed = self.out.params.get("speed", 1.0) / 10.0 if self.out else 0.0
         return [("motion", f.get("motion", 0.0)), ("loudness", f.get("loudness", 0.0)),
-                ("walk speed", min(1.0, speed / 10.0))]
+                ("presence", f.get("presence", 0.0)), ("speed", speed)]
 
     # ---------------------------------------------------------------- stats
     def stats_record(self) -> dict[str, Any]:
         now = time.perf_counter()
-        state = self.state
+        out = self.out
         mean_speed = self._speed_sum / self._speed_time if self._speed_time > 0 else 0.0
         self._speed_sum = self._speed_time = 0.0
         record: dict[str, Any] = {
@@ -262,14 +424,16 @@ class App:
             "latency_ms_p95": round(self._latency_ms.percentile(95), 2),
             "features": {k: round(v, 4) for k, v in self.features.items()},
             "latent_speed": round(mean_speed, 4),
-            "walk_speed": round(state.walk_speed, 4) if state else 0.0,
-            "nudge": round(state.nudge, 4) if state else 0.0,
+            "params": {k: round(v, 4) for k, v in out.params.items()} if out else {},
+            "nudge": round(out.state.nudge, 4) if out else 0.0,
+            "attract": out.attract.mode if out else "active",
             "touch": {"events": self.touch.events_total, "fingers": self.touch.fingers_down,
                       "drag_total": round(self.touch.drag_total, 4)},
             "sources": {name: {"state": s.state, "detail": s.detail, "error": s.error}
                         for name, s in self.senses.status().items()},
             "model": self.model_entry.name,
-            "preset": self.config.run.preset,
+            "preset": self.preset.name,
+            "mirror": self.mirror is not None,
             "mode": self.mode,
             "screen": list(self.screen.get_size()),
             "generator_errors": self.worker.errors,
@@ -306,7 +470,7 @@ class App:
                 signal.signal(s, handler)
 
     def close(self) -> None:
-        for part in ("worker", "senses"):
+        for part in ("mirror", "worker", "senses", "loader"):
             obj = getattr(self, part, None)
             if obj is not None:
                 obj.close()

@@ -33,6 +33,7 @@ class DisplayConfig:
     fps: int = _f(60, 1, 240)  # display loop target frames per second
     fit: Literal["cover", "letterbox"] = "cover"  # cover crops to fill; letterbox shows it all with bars
     hide_cursor: bool = True
+    effects_height: int = _f(360, 90, 2160)  # px height effects run at before the final upscale
     vsync: bool = True  # ask SDL for vsync in fullscreen (ignored where unsupported)
 
 
@@ -62,13 +63,7 @@ class MicrophoneConfig:
 
 @dataclass(frozen=True)
 class MappingConfig:
-    seed: int = 1  # seed of the keyframe sequence
-    walk_speed: float = _f(0.08, 0.0, 10.0)  # keyframes per second with nobody there
-    loudness_gain: float = _f(6.0, 0.0, 100.0)  # extra speed factor at full loudness
-    motion_gain: float = _f(4.0, 0.0, 100.0)  # extra speed factor at full camera motion
-    touch_gain: float = _f(2.5, 0.0, 100.0)  # latent units per screen width of drag
-    touch_decay_s: float = _f(6.0, 0.1, 600.0)  # how long a nudge takes to fade back into the walk
-    smoothing_s: float = _f(0.25, 0.0, 10.0)  # time constant of the speed smoothing
+    seed: int = 1  # seed of the latent walk (same seed, same inputs -> same path)
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,8 @@ class RecordConfig:
 @dataclass(frozen=True)
 class RunConfig:
     seconds: float = _f(0.0, 0.0, 1e9)  # stop after this long; 0 = run until quit
-    preset: str = "default"  # name shown in HUD and stats (presets arrive with the mapping issue)
+    preset: str = "1-gallery"  # a name from assets/presets/ or a path to a preset .toml
+    snapshot_dir: str = "snapshots"  # where long-press snapshots (generated picture only) are saved
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
@@ -163,6 +159,11 @@ def _convert(tp: Any, meta: dict[str, Any], value: Any) -> Any:
     return value
 
 
+def build_dataclass(cls: type, table: Any, where: str, prefix: str = "") -> Any:
+    """Validate a TOML table into the frozen dataclass cls (nested tables and lists of tables too)."""
+    return _build(cls, table, where, prefix)
+
+
 def _build(cls: type, table: Any, where: str, prefix: str) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: {prefix.rstrip('.') or '(top level)'}: expected a table, got {table!r}")
@@ -177,10 +178,20 @@ def _build(cls: type, table: Any, where: str, prefix: str) -> Any:
         if dataclasses.is_dataclass(tp):
             kwargs[key] = _build(tp, value, where, f"{prefix}{key}.")
             continue
+        args = typing.get_args(tp)
+        if typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis and dataclasses.is_dataclass(args[0]):
+            if not isinstance(value, list):  # [[key]] arrays of tables
+                raise ConfigError(f"{where}: {prefix}{key}: expected a list of tables ([[{key}]]), got {value!r}")
+            kwargs[key] = tuple(_build(args[0], item, where, f"{prefix}{key}[{i}].") for i, item in enumerate(value))
+            continue
         try:
             kwargs[key] = _convert(tp, dict(fields[key].metadata), value)
         except ValueError as exc:
             raise ConfigError(f"{where}: {prefix}{key}: expected {exc}, got {value!r}") from None
+    missing = [f.name for f in fields.values()
+               if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{where}: {prefix}{missing[0]}: missing (this key is required)")
     return cls(**kwargs)
 
 

@@ -82,6 +82,10 @@ class GeneratorWorker:
     def z_dim(self) -> int:
         return int(self._model.z_dim)
 
+    @property
+    def model(self) -> torch.nn.Module:
+        return self._model
+
     def start(self) -> None:
         self._thread.start()
 
