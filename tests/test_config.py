@@ -35,7 +35,7 @@ def test_file_and_overrides_apply_in_order(tmp_path):
     ("[display]\nfit = \"zoom\"\n", "display.fit", "one of 'cover', 'letterbox'"),
     ("[display]\nsize = [1280]\n", "display.size", "a list of 2 ints"),
     ("[hud]\nvisible = 1\n", "hud.visible", "true or false"),
-    ("[mapping]\nwalk_speed = -1\n", "mapping.walk_speed", "a number from 0.0 to 10.0"),
+    ("[camera]\nretry_s = -1\n", "camera.retry_s", "a number from 0.05 to 600.0"),
     ("display = 3\n", "display", "expected a table"),
 ])
 def test_bad_values_name_file_key_and_expectation(tmp_path, text, key, expected):
