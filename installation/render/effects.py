@@ -5,7 +5,10 @@
 - trails (feedback), kaleidoscope symmetry, hue shift, zoom, grain;
 - a transition: the last picture of the old preset/model fades into the new one;
 - the upscale hides low-resolution models: smooth (bilinear + grain dither) or sharp (bicubic).
-OpenCV does the pixel work and releases the GIL while it runs.
+OpenCV does the pixel work and releases the GIL while it runs. Frames stay uint8 end to end
+(saturating cv2.addWeighted blends) and the screen-sized output buffer is reused, so a frame costs
+one upscale and no large allocations; `effects_enabled = False` (the quality controller's cheap
+level) keeps only the frame blend and transitions.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ class Compositor:
         rng = np.random.default_rng(seed)
         self._grain = rng.normal(0.0, 1.0, (GRAIN_TILE, GRAIN_TILE, 1)).astype(np.float32)
         self._rng = rng
-        self._prev: np.ndarray | None = None  # float32 frames at work size
+        self.effects_enabled = True  # False: skip kaleidoscope, hue, trails, grain (quality controller)
+        self._big: np.ndarray | None = None  # reused screen-sized output: no 6 MB allocation per frame
+        self._prev: np.ndarray | None = None  # uint8 frames at work size (never modified in place)
         self._cur: np.ndarray | None = None
         self._t_cur_s = 0.0
         self._interval_s = 1 / 30  # measured generator frame interval (EMA)
@@ -48,7 +53,7 @@ class Compositor:
     # ------------------------------------------------------------------ input
     def add_frame(self, frame_rgb: np.ndarray, t_s: float) -> None:
         """A new generator frame (any size: it is brought to the working size here)."""
-        frame = frame_rgb.astype(np.float32)
+        frame = frame_rgb  # uint8, read-only from here on: results are never written to
         if self._cur is not None and self._cur.shape == frame.shape:
             self._prev = self.current_blend(t_s)
             interval = t_s - self._t_cur_s
@@ -80,7 +85,9 @@ class Compositor:
         if self._cur is None:
             return None
         img = self.current_blend(t_s, effects.frame_blend)
-        if effects.kaleidoscope >= 2:
+        if not self.effects_enabled:
+            params = {}
+        if effects.kaleidoscope >= 2 and self.effects_enabled:
             img = self._kaleidoscope(img, effects.kaleidoscope)
         hue = params.get("hue_shift", 0.0)
         if abs(hue) > 1e-3:
@@ -108,9 +115,13 @@ class Compositor:
         img = img[y:y + ch, x:x + cw]
         interp = cv2.INTER_CUBIC if upscale == "sharp" else cv2.INTER_LINEAR
         if grain > 0.002:
-            img = img + self._grain_patch(img.shape[:2]) * (grain * 255.0)
-        small = np.clip(img, 0, 255).astype(np.uint8)  # to bytes before the big resize: 4x less memory traffic
-        return cv2.resize(small, dst, interpolation=interp) if (small.shape[1], small.shape[0]) != dst else small
+            noisy = img.astype(np.float32) + self._grain_patch(img.shape[:2]) * (grain * 255.0)
+            img = np.clip(noisy, 0, 255).astype(np.uint8)
+        if (img.shape[1], img.shape[0]) == dst:
+            return np.ascontiguousarray(img)
+        if self._big is None or (self._big.shape[1], self._big.shape[0]) != dst:
+            self._big = np.empty((dst[1], dst[0], 3), np.uint8)
+        return cv2.resize(img, dst, dst=self._big, interpolation=interp)
 
     def _grain_patch(self, shape: tuple[int, int]) -> np.ndarray:
         h, w = shape
@@ -141,6 +152,6 @@ def kaleidoscope_maps(w: int, h: int, segments: int) -> tuple[np.ndarray, np.nda
 
 
 def _hue_rotate(img: np.ndarray, turns: float) -> np.ndarray:
-    hsv = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV)
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
     hsv[..., 0] = (hsv[..., 0].astype(np.int16) + int(turns * 180)) % 180  # OpenCV hue is 0..179
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).astype(np.float32)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
