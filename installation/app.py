@@ -27,6 +27,7 @@ from installation.render.display import open_display
 from installation.render.effects import Compositor
 from installation.render.hud import Hud
 from installation.render.loading import ModelLoader, find_encoder, load_model, pick_device, set_torch_threads
+from installation.render.quality import Measurements, QualityController, QualityLevel, build_ladder
 from installation.render.recorder import Recorder
 from installation.render.snapshot import save_snapshot_async
 from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult
@@ -94,8 +95,10 @@ class App:
         log.info("generator: %s%s [%s] on %s, %d torch thread(s); preset %s", self.model_entry.name, untrained,
                  self.model_entry.arch, self.device, threads, self.preset.name)
         self.worker = GeneratorWorker(model, self.device, c.generator.render_size)
+        self.worker.configure_accel(c.accel)
         self.touch = TouchTracker(self.screen.get_size())
         self.compositor = Compositor(self.screen.get_size(), c.display.fit, c.display.effects_height)
+        self._setup_quality(model)
         self.t_start_s = time.perf_counter()
         self._use_model(model)
         self._first_frame(model)
@@ -140,6 +143,36 @@ class App:
         self.frame = result
         self.compositor.add_frame(result.frame_rgb, time.perf_counter())
         self._new_frame = True
+
+    # ---------------------------------------------------------------- automatic quality
+    def _setup_quality(self, model: torch.nn.Module) -> None:
+        q, c = self.config.quality, self.config
+        self.quality: QualityController | None = None
+        self._quality_due_s = time.perf_counter() + 3.0  # let start-up settle before judging the frame rate
+        if not q.enabled:
+            return
+        levels = build_ladder(c.generator.render_size, min(q.min_render_size, c.generator.render_size),
+                              hasattr(model, "coordinates"), bool(q.light_model))
+        self.quality = QualityController(levels, c.display.fps, q.generator_fps or c.display.fps,
+                                         q.down_after_s, q.up_after_s)
+
+    def _quality_tick(self, now_s: float) -> None:
+        """Once a second: measured rates in, a quality level out (one log line per change)."""
+        if self.quality is None or now_s < self._quality_due_s:
+            return
+        self._quality_due_s = now_s + 1.0
+        measured = Measurements(self._fps.rate(now_s), self._gen_fps.rate(now_s), self._render_ms.percentile(50))
+        decision = self.quality.update(now_s, measured)
+        if decision is not None:
+            self._apply_quality(decision.level)
+
+    def _apply_quality(self, level: QualityLevel) -> None:
+        self.worker.set_render_size(level.render_size)
+        self.compositor.effects_enabled = level.effects
+        spec = self.config.quality.light_model if level.light_model else self._model_spec(self.preset)
+        if spec != self.model_spec:
+            self.model_spec = spec
+            self.loader.request(spec, self.device)
 
     # ---------------------------------------------------------------- presets
     def switch_preset(self, spec: str) -> None:
@@ -283,6 +316,7 @@ class App:
         for event in pygame.event.get():
             self.handle_event(event)
         t_input_s = time.perf_counter()
+        self._quality_tick(t_input_s)
         self._poll_background()
         self.features = self.senses.read(dt_s)
         out = self.mapping.update(dt_s, t_input_s - self.t_start_s, self.features, self.touch.frame())
@@ -389,6 +423,8 @@ class App:
             f"microphone: {status['microphone'].state} - {status['microphone'].detail}",
             "keys: 1-9 presets  F2 learn  F3 calibration  F4 reset engagement",
         ]
+        if self.quality is not None:
+            lines.append(f"quality {self.quality.index}/{len(self.quality.levels) - 1}: {self.quality.level.describe()}")
         if self.recorder is not None:
             lines.append(f"recording {self.recorder.path.name}: {self.recorder.frames_written} frames")
         if self.last_error:
@@ -438,6 +474,7 @@ class App:
             "screen": list(self.screen.get_size()),
             "generator_errors": self.worker.errors,
             "last_error": self.last_error,
+            "quality": self.quality.level.index if self.quality is not None else None,
         }
         if self.recorder is not None:
             record["record"] = {"path": str(self.recorder.path), "written": self.recorder.frames_written,

@@ -46,6 +46,25 @@ class GeneratorConfig:
 
 
 @dataclass(frozen=True)
+class QualityConfig:
+    enabled: bool = True  # lower render size / effects / model when the show falls behind; recover with headroom
+    generator_fps: int = _f(0, 0, 240)  # generator frames/s to hold; 0 = display.fps
+    min_render_size: int = _f(48, 16, 4096)  # px: the CPPN is never rendered smaller than this
+    light_model: str = ""  # a lighter model for the last step (a name from --list-models); "" = none
+    down_after_s: float = _f(2.0, 0.5, 600.0)  # falling behind this long steps quality down
+    up_after_s: float = _f(5.0, 0.5, 3600.0)  # headroom this long steps it back up
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: fp16 on CUDA if it matches fp32
+    max_rel_error: float = _f(0.02, 0.0, 1.0)  # reduced precision is used only below this error vs fp32
+    channels_last: bool = True  # CUDA: NHWC memory layout for convolutions
+    compile: bool = False  # CUDA: torch.compile(mode="reduce-overhead"), i.e. CUDA graphs; slow first frames
+    full_res_cppn: bool = True  # CUDA: render the CPPN at the full output size (no upscale)
+
+
+@dataclass(frozen=True)
 class CameraConfig:
     source: str = "auto"  # auto | device index | video file | stream URL | none
     size: tuple[int, int] = (160, 120)  # analysis frame size in px (features need little)
@@ -103,6 +122,8 @@ class RunConfig:
 class Config:
     display: DisplayConfig = DisplayConfig()
     generator: GeneratorConfig = GeneratorConfig()
+    quality: QualityConfig = QualityConfig()
+    accel: AccelConfig = AccelConfig()
     camera: CameraConfig = CameraConfig()
     microphone: MicrophoneConfig = MicrophoneConfig()
     mapping: MappingConfig = MappingConfig()

@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 import torch
 
+from installation.config import AccelConfig
+from installation.render.accel import Accelerator
 from installation.slot import LatestSlot
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,15 @@ class GeneratorWorker:
         self._thread = threading.Thread(target=self._run, name="generator", daemon=True)
         self.rendered = 0  # results posted (successful or not)
         self.errors = 0
+        self.accel = Accelerator(device)  # CPU: pass-through; CUDA: see render/accel.py
+
+    def configure_accel(self, config: AccelConfig) -> None:
+        """Before start(): the GPU options (precision, layout, compile); ignored on the CPU."""
+        self.accel = Accelerator(self.device, config)
+
+    def set_render_size(self, render_size: int) -> None:
+        """Render height for resolution-free models from the next request on (quality controller)."""
+        self.render_size = render_size  # an int: replaced atomically, read once per render
 
     @property
     def z_dim(self) -> int:
@@ -132,17 +143,18 @@ class GeneratorWorker:
     def render(self, model: torch.nn.Module, request: RenderRequest) -> np.ndarray:
         """One request -> a uint8 frame sized for the screen. Runs on the worker thread."""
         out_w, out_h = request.out_size
-        z = torch.from_numpy(request.z).to(self.device)
-        with torch.inference_mode():
+        z = torch.from_numpy(request.z).to(self.device, non_blocking=True)
+        runner = self.accel.prepare(model)  # CPU: the model itself
+        with torch.inference_mode(), self.accel.autocast():
             if hasattr(model, "coordinates"):  # resolution-free: render the screen's aspect directly
-                height = self.render_size
+                height = self.accel.render_height(self.render_size, out_h)
                 width = max(1, round(height * out_w / out_h))
-                image = model(z, height, width)
+                image = runner(z, height, width)
             else:
-                image = model(z)
+                image = runner(z)
             if not torch.isfinite(image).all():
                 raise FloatingPointError("generator produced NaN or Inf")
-            frame = to_uint8_frame(image)
+            frame = self.accel.to_uint8(image)
         (x, y, w, h), dst = fit_rect(frame.shape[1], frame.shape[0], out_w, out_h, request.fit)
         frame = frame[y:y + h, x:x + w]
         if (frame.shape[1], frame.shape[0]) != dst:
