@@ -57,6 +57,7 @@ class QualityConfig:
 
 @dataclass(frozen=True)
 class AccelConfig:
+    trace: bool = True  # CPU: run our models as frozen TorchScript (the forward then holds no GIL)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: fp16 on CUDA if it matches fp32
     max_rel_error: float = _f(0.02, 0.0, 1.0)  # reduced precision is used only below this error vs fp32
     channels_last: bool = True  # CUDA: NHWC memory layout for convolutions

@@ -144,14 +144,13 @@ class GeneratorWorker:
         """One request -> a uint8 frame sized for the screen. Runs on the worker thread."""
         out_w, out_h = request.out_size
         z = torch.from_numpy(request.z).to(self.device, non_blocking=True)
-        runner = self.accel.prepare(model)  # CPU: the model itself
         with torch.inference_mode(), self.accel.autocast():
             if hasattr(model, "coordinates"):  # resolution-free: render the screen's aspect directly
                 height = self.accel.render_height(self.render_size, out_h)
                 width = max(1, round(height * out_w / out_h))
-                image = runner(z, height, width)
+                image = self.accel.run(model, z, height, width)
             else:
-                image = runner(z)
+                image = self.accel.run(model, z)
             if not torch.isfinite(image).all():
                 raise FloatingPointError("generator produced NaN or Inf")
             frame = self.accel.to_uint8(image)

@@ -1,0 +1,151 @@
+"""python -m installation.bench [--seconds N] [--json PATH] [--quick]: measure, print a table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+from installation.bench.generators import CPPN_SIZES, bench_models, compare_devices  # noqa: E402
+from installation.bench.harness import measure_latency, run_loop, summarize  # noqa: E402
+from installation.bench.machine import machine_info  # noqa: E402
+from installation.bench.media import write_video, write_wav  # noqa: E402
+from installation.config import load_config  # noqa: E402
+from installation.render.loading import pick_device, set_torch_threads  # noqa: E402
+from models.registry import default_model_name, list_models  # noqa: E402
+
+log = logging.getLogger("installation.bench")
+ROOT = Path(__file__).resolve().parent.parent.parent
+STEP_PRESET = Path(__file__).resolve().parent / "step.toml"
+LOOP_KEYS = ("display_fps", "generator_fps", "frame_time_p95_ms", "frame_time_p99_ms", "dropped_frames",
+             "cpu_percent", "peak_rss_mb", "latency_p50_ms", "latency_p95_ms")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m installation.bench", description=__doc__)
+    p.add_argument("--seconds", type=float, help="length of each whole-loop run (default 20; --quick 2)")
+    p.add_argument("--json", metavar="PATH", default="bench.json", help="where to write the figures")
+    p.add_argument("--quick", action="store_true", help="a short smoke run (tests): fewer steps, small sizes")
+    p.add_argument("--steps", type=int, help="latency steps per loop (default 50; --quick 6)")
+    p.add_argument("--size", default="1920x1080", help="output size WxH (default 1920x1080)")
+    p.add_argument("--fps", type=int, default=60, help="display target (default 60)")
+    p.add_argument("--camera", help="video file as the camera (default: a generated one)")
+    p.add_argument("--mic", help="sound file as the microphone (default: a generated one)")
+    p.add_argument("--quality", action="store_true", help="let the automatic quality controller act in our loop")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override for both loops, e.g. --set display.effects_height=1080")
+    return p.parse_args(argv)
+
+
+def loop_overrides(args: argparse.Namespace, camera: str, mic: str, preset: str | None = None) -> list[str]:
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    out = ['display.mode="headless"', f"display.size=[{w}, {h}]", f"display.fps={args.fps}",
+           f'camera.source="{camera}"', f'microphone.source="{mic}"', "hud.visible=false",
+           'run.log_level="WARNING"', f"quality.enabled={'true' if args.quality else 'false'}"]
+    if preset:
+        out.append(f'run.preset="{preset}"')
+    return out + list(args.overrides)
+
+
+def startup(args: argparse.Namespace) -> dict[str, Any]:
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    cmd = [sys.executable, "-m", "installation.bench.startup", f"display.size=[{w}, {h}]", *args.overrides]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except Exception as exc:  # the rest of the bench still counts
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 2) if b else float("inf")
+
+
+def targets(report: dict[str, Any], fps: int) -> list[dict[str, Any]]:
+    ours, sync = report["ours"], report["synchronous"]
+    default = report["generators"].get(report["default_model"], {})
+    rows = [
+        ("display loop >= 60 fps", ours["display_fps"], 60, ours["display_fps"] >= 0.98 * min(60, fps)),
+        ("default generator >= 60 frames/s", default.get("fps", 0.0), 60, default.get("fps", 0.0) >= 60),
+        ("latency p95 <= 50 ms", ours["latency_p95_ms"], 50, ours["latency_p95_ms"] <= 50),
+        (">= 2x synchronous fps", report["ratio_fps"], 2.0, report["ratio_fps"] >= 2.0),
+        ("latency p95 <= synchronous", ours["latency_p95_ms"], sync["latency_p95_ms"],
+         ours["latency_p95_ms"] <= sync["latency_p95_ms"]),
+        ("startup to first frame <= 3 s", report["startup"].get("first_frame_s", float("nan")), 3.0,
+         report["startup"].get("first_frame_s", 99.0) <= 3.0),
+    ]
+    return [{"target": t, "value": v, "goal": g, "met": bool(m)} for t, v, g, m in rows]
+
+
+def print_table(report: dict[str, Any]) -> None:
+    m = report["machine"]
+    print(f"\nReverie bench - {m['date_utc']} - {m['cpu']}, {m['cores_logical']} cores, GPU: {m['gpu'] or 'none'}, "
+          f"torch {m['versions']['torch']} ({report['torch_threads']} thread(s)), load {m['load_average']}")
+    print(f"\n{'generator (batch 1)':34s} {'size':>10s} {'p50 ms':>8s} {'p95 ms':>8s} {'frames/s':>9s}")
+    for name, g in report["generators"].items():
+        if "error" in g:
+            print(f"{name:34s} error: {g['error']}")
+        else:
+            print(f"{name + ' [' + g['arch'] + ']':34s} {g['size']:>10s} {g['ms_p50']:8.1f} {g['ms_p95']:8.1f} "
+                  f"{g['fps']:9.1f}")
+    for size, g in report["cppn_resolutions"].items():
+        print(f"{'cppn @ ' + size:34s} {size:>10s} {g['ms_p50']:8.1f} {g['ms_p95']:8.1f} {g['fps']:9.1f}")
+    ours, sync = report["ours"], report["synchronous"]
+    print(f"\n{'whole loop ' + report['loop_size']:34s} {'ours':>12s} {'synchronous':>12s} {'ratio':>7s}")
+    for key in LOOP_KEYS:
+        a, b = ours.get(key, float("nan")), sync.get(key, float("nan"))
+        print(f"{key:34s} {a:12.1f} {b:12.1f} {ratio(a, b):7.2f}")
+    st = report["startup"]
+    print(f"{'startup to first frame s':34s} {st.get('first_frame_s', float('nan')):12.2f}")
+    if report.get("gpu_checks"):
+        print("\nGPU vs CPU fp32: " + ", ".join(f"{c['model']} {c['precision']} rel {c['rel_error_uint8']:.1e}"
+                                                  for c in report["gpu_checks"]))
+    print("\ntargets:")
+    for t in report["targets"]:
+        print(f"  [{'x' if t['met'] else ' '}] {t['target']:34s} {t['value']!s:>8} (goal {t['goal']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    seconds = args.seconds if args.seconds is not None else (2.0 if args.quick else 20.0)
+    steps = args.steps if args.steps is not None else (6 if args.quick else 50)
+    config = load_config(None, list(args.overrides))
+    threads = set_torch_threads(config.generator.torch_threads)  # the same choice the show makes
+    device = pick_device(config.generator.device)
+    report: dict[str, Any] = {"machine": machine_info(), "torch_threads": threads, "device": str(device),
+                              "default_model": default_model_name(), "loop_size": args.size,
+                              "quick": args.quick, "quality_controller": args.quality}
+    sizes = CPPN_SIZES[:1] if args.quick else CPPN_SIZES
+    budget_s = 0.2 if args.quick else 2.0
+    report["generators"], report["cppn_resolutions"] = bench_models(device, config.generator.render_size, budget_s,
+                                                                    config.accel, sizes)
+    if device.type == "cuda":
+        report["gpu_checks"] = [compare_devices(e, device, config.accel) for e in list_models()]
+    report["startup"] = startup(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        camera = args.camera or str(write_video(Path(tmp) / "room.avi"))
+        mic = args.mic or str(write_wav(Path(tmp) / "room.wav"))
+        for name, sync in (("ours", False), ("synchronous", True)):
+            loop = summarize(run_loop(loop_overrides(args, camera, mic), seconds, sync), args.fps)
+            loop.update(measure_latency(loop_overrides(args, camera, mic, str(STEP_PRESET)), steps, sync))
+            report[name] = loop
+    report["ratio_fps"] = ratio(report["ours"]["display_fps"], report["synchronous"]["display_fps"])
+    report["ratio_latency_p95"] = ratio(report["ours"]["latency_p95_ms"], report["synchronous"]["latency_p95_ms"])
+    report["targets"] = targets(report, args.fps)
+    Path(args.json).write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"\nJSON: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

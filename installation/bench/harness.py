@@ -1,0 +1,189 @@
+"""Drive the real App in-process, headless: our threaded loop, or the same loop run synchronously.
+
+The synchronous baseline swaps the GeneratorWorker for an `InlineWorker` that renders inside
+submit(), so one thread does capture read -> features -> generate -> compose/scale -> present,
+as the seed's example did; everything else (senses, mapping, compositor, display) is the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psutil
+import pygame
+
+from installation.app import App
+from installation.bench.latency import StepMicrophone, calibrate_threshold, detect_steps
+from installation.config import load_config
+from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult
+
+log = logging.getLogger(__name__)
+
+THUMB_STRIDE = 24  # px between thumbnail samples (1920x1080 -> 80x45)
+
+
+class InlineWorker(GeneratorWorker):
+    """The worker's render, run on the caller's thread inside submit(): the synchronous baseline."""
+
+    def start(self) -> None:
+        pass  # no thread
+
+    def submit(self, request: RenderRequest) -> None:
+        t0 = time.perf_counter()
+        with self._swap_lock:
+            model, epoch = self._model, self.epoch
+        try:
+            frame = self.render(model, request)
+            result = RenderResult(frame, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3)
+        except Exception as exc:
+            self.errors += 1
+            result = RenderResult(None, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3,
+                                  error=f"{type(exc).__name__}: {exc}")
+        self.rendered += 1
+        self.results.put(result)
+
+
+@dataclass
+class LoopRun:
+    """What one headless run measured."""
+
+    seconds: float
+    t0_s: float = 0.0  # perf_counter when measuring began (step edges are offsets from it)
+    frame_times_s: list[float] = field(default_factory=list)  # perf_counter after each present
+    thumbs: list[np.ndarray] = field(default_factory=list)  # only when steps are measured
+    generator_frames: int = 0
+    requests: int = 0
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    pipeline_latency_ms: list[float] = field(default_factory=list)  # the App's own input read -> present
+    quality_changes: int = 0
+    model: str = ""
+
+
+def make_app(overrides: list[str], synchronous: bool) -> App:
+    app = App(load_config(None, overrides))
+    app.setup()
+    if synchronous:
+        old = app.worker
+        old.close()
+        inline = InlineWorker(old.model, old.device, old.render_size)
+        inline.accel = old.accel
+        app.worker = inline
+    return app
+
+
+def thumbnail(screen: pygame.Surface) -> np.ndarray:
+    view = pygame.surfarray.pixels3d(screen)  # (W, H, 3) view: locks the surface until deleted
+    try:
+        return np.ascontiguousarray(view[::THUMB_STRIDE, ::THUMB_STRIDE])
+    finally:
+        del view
+
+
+def run_loop(overrides: list[str], seconds: float, synchronous: bool, step_mic: StepMicrophone | None = None,
+             step_edges_s: list[float] | None = None) -> LoopRun:
+    """Run the App's update/draw loop for `seconds` (as App.run does) and measure it.
+
+    With step_mic, the App's microphone is replaced and `step_edges_s` (offsets from the loop's
+    start) are scheduled on it; thumbnails of every presented frame are kept for detection.
+    """
+    app = make_app(overrides, synchronous)
+    proc = psutil.Process()
+    run = LoopRun(seconds, model=app.model_entry.name)
+    try:
+        if step_mic is not None:
+            app.senses.microphone.close()
+            app.senses.microphone = step_mic  # type: ignore[assignment]
+        clock = pygame.time.Clock()
+        fps = app.config.display.fps
+        for _ in range(10):  # warm-up: first-touch allocations, caches, the worker's first renders
+            dt_s = clock.tick(fps) / 1000.0
+            app.update(dt_s)
+            app.draw(dt_s)
+        t0 = run.t0_s = time.perf_counter()
+        if step_mic is not None and step_edges_s is not None:
+            step_mic.schedule([t0 + e for e in step_edges_s])
+        cpu0 = sum(proc.cpu_times()[:2])
+        rendered0, stamp0 = app.worker.rendered, app._stamp
+        quality0 = app.quality.index if app.quality is not None else 0
+        changes = 0
+        next_rss_s = t0
+        end_s = t0 + seconds
+        while app.running and time.perf_counter() < end_s:
+            dt_s = clock.tick(fps) / 1000.0
+            app.update(dt_s)
+            app.draw(dt_s)
+            now = time.perf_counter()
+            run.frame_times_s.append(now)
+            if step_mic is not None:
+                run.thumbs.append(thumbnail(app.screen))
+            if app.quality is not None and app.quality.index != quality0:
+                changes, quality0 = changes + 1, app.quality.index
+            if now >= next_rss_s:
+                run.peak_rss_mb = max(run.peak_rss_mb, proc.memory_info().rss / 2**20)
+                next_rss_s = now + 0.5
+        run.cpu_s = sum(proc.cpu_times()[:2]) - cpu0
+        run.generator_frames = app.worker.rendered - rendered0
+        run.requests = app._stamp - stamp0
+        run.pipeline_latency_ms = list(app._latency_ms._values)
+        run.quality_changes = changes
+        run.seconds = time.perf_counter() - t0
+    finally:
+        app.close()
+    return run
+
+
+def summarize(run: LoopRun, fps_target: int) -> dict[str, Any]:
+    times = np.asarray(run.frame_times_s)
+    frame_ms = np.diff(times) * 1e3 if len(times) > 1 else np.zeros(1)
+    period_ms = 1000.0 / fps_target
+    pipeline = np.asarray(run.pipeline_latency_ms or [0.0])
+    return {
+        "display_fps": round(len(times) / run.seconds, 2),
+        "generator_fps": round(run.generator_frames / run.seconds, 2),
+        "frame_time_p50_ms": round(float(np.percentile(frame_ms, 50)), 2),
+        "frame_time_p95_ms": round(float(np.percentile(frame_ms, 95)), 2),
+        "frame_time_p99_ms": round(float(np.percentile(frame_ms, 99)), 2),
+        "dropped_frames": int((frame_ms > 1.5 * period_ms).sum()),  # a display deadline missed
+        "generator_requests_skipped": max(0, run.requests - run.generator_frames),  # overwritten unseen
+        "cpu_percent": round(100.0 * run.cpu_s / run.seconds, 1),  # of one core; 200 = both cores busy
+        "peak_rss_mb": round(run.peak_rss_mb, 1),
+        "pipeline_latency_p50_ms": round(float(np.percentile(pipeline, 50)), 2),
+        "pipeline_latency_p95_ms": round(float(np.percentile(pipeline, 95)), 2),
+        "quality_changes": run.quality_changes,
+        "model": run.model,
+        "seconds": round(run.seconds, 2),
+    }
+
+
+def step_edges(steps: int, calm_s: float, gap_s: float, seed: int = 0) -> list[float]:
+    """Toggle offsets: `calm_s` with no steps (threshold calibration), then a step every gap_s
+    (jittered, so steps land anywhere within a frame)."""
+    rng = np.random.default_rng(seed)
+    return [calm_s + i * gap_s + float(rng.uniform(0, gap_s * 0.25)) for i in range(steps)]
+
+
+def measure_latency(overrides: list[str], steps: int, synchronous: bool, gap_s: float = 0.3,
+                    calm_s: float = 1.0) -> dict[str, Any]:
+    """Input-to-photon latency over `steps` sound steps (both edges: silence->loud and back)."""
+    edges = step_edges(steps, calm_s, gap_s)
+    mic = StepMicrophone()
+    run = run_loop(overrides, edges[-1] + gap_s + 0.2, synchronous, mic, edges)
+    times = run.frame_times_s
+    calm = [th for t, th in zip(times, run.thumbs) if t - run.t0_s < calm_s - 0.05]
+    threshold = calibrate_threshold(calm[len(calm) // 3:])  # skip the first frames: the picture settles
+    result = detect_steps(times, run.thumbs, [run.t0_s + e for e in edges], threshold)
+    lat = np.asarray(result.latencies_ms or [float("nan")])
+    return {
+        "steps": steps,
+        "detected": len(result.latencies_ms),
+        "missed": result.missed,
+        "threshold": round(result.threshold, 2),
+        "latency_p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "latency_p95_ms": round(float(np.percentile(lat, 95)), 2),
+        "latency_max_ms": round(float(np.max(lat)), 2),
+    }
