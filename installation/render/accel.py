@@ -1,7 +1,8 @@
 """How the generator worker runs a model fast: TorchScript on the CPU; precision, layout,
 compilation and fast readback on CUDA.
 
-CPU: our own architectures are traced and frozen (per render size for the CPPN). Eager PyTorch
+CPU: our own architectures are traced and frozen (per render size for the CPPN) on a background
+thread, running eagerly until the trace is ready, so the first frame is not delayed. Eager PyTorch
 releases and retakes the GIL around every op, and on a 2-core machine the main thread holds the
 GIL much of the time, so a 25-op forward waits for it 25 times; a TorchScript forward releases it
 once for the whole call. Anything else (an artist's module, a test double) runs eagerly, and a
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -106,22 +108,36 @@ class Accelerator:
         self._dtype: torch.dtype | None = None
         self._prepared: dict[int, torch.nn.Module] = {}  # id(original model) -> the one to call
         self._pinned: torch.Tensor | None = None
-        self._traced: tuple[int, int, int, Any] | None = None  # (id(model), height, width, runner or None)
+        self._traced: tuple[tuple[int, int, int], Any] | None = None  # (key, runner or None); one at a time
+        self._tracing: tuple[tuple[int, int, int], threading.Thread] | None = None
 
     # ------------------------------------------------------------------ CPU: TorchScript
     def cpu_runner(self, model: torch.nn.Module, height: int = 0, width: int = 0) -> Any:
-        """A callable z -> image for `model` (at height x width if resolution-free); cached, one at a time."""
+        """A callable z -> image for `model` (at height x width if resolution-free): the frozen trace
+        once the background thread has it, the eager model until then (or for good)."""
         key = (id(model), height, width)
-        if self._traced is None or self._traced[:3] != key:
-            runner = None
-            if self.config.trace and isinstance(model, TRACEABLE):
-                module = _Sized(model, height, width) if height else model
-                runner = trace_frozen(module, int(model.z_dim))
-            self._traced = (*key, runner)
-        runner = self._traced[3]
-        if runner is None:
-            return (lambda z: model(z, height, width)) if height else model
-        return runner
+        traced = self._traced  # one read: the tracing thread replaces the tuple whole
+        if traced is not None and traced[0] == key and traced[1] is not None:
+            return traced[1]
+        if (traced is None or traced[0] != key) and self.config.trace and isinstance(model, TRACEABLE):
+            self._start_trace(key, _Sized(model, height, width) if height else model, int(model.z_dim))
+        return (lambda z: model(z, height, width)) if height else model
+
+    def _start_trace(self, key: tuple[int, int, int], module: torch.nn.Module, z_dim: int) -> None:
+        if self._tracing is not None:
+            if self._tracing[0] == key or self._tracing[1].is_alive():
+                return  # this one is on its way, or another still finishing (retried on a later frame)
+        def work() -> None:
+            self._traced = (key, trace_frozen(module, z_dim))
+
+        thread = threading.Thread(target=work, name="trace", daemon=True)
+        self._tracing = (key, thread)
+        thread.start()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Join a trace still running (it is short and cannot be interrupted)."""
+        if self._tracing is not None and self._tracing[1].is_alive():
+            self._tracing[1].join(timeout_s)
 
     # ------------------------------------------------------------------ model
     def prepare(self, model: torch.nn.Module) -> torch.nn.Module:

@@ -117,6 +117,7 @@ class GeneratorWorker:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
                 log.warning("generator thread did not stop within %.1f s (a render is still running)", timeout_s)
+        self.accel.close()
 
     def _run(self) -> None:
         seen = 0
