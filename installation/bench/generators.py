@@ -3,6 +3,7 @@ GPU-vs-CPU correctness check."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -86,7 +87,7 @@ def compare_devices(entry: ModelEntry, device: torch.device, accel: AccelConfig)
     req = RenderRequest(z, size, "cover", 0.0, 1)
     cpu_worker = GeneratorWorker(cpu_model, torch.device("cpu"), size[1])
     dev_worker = GeneratorWorker(dev_model, device, size[1])
-    dev_worker.configure_accel(AccelConfig(**{**accel.__dict__, "full_res_cppn": False}))
+    dev_worker.configure_accel(dataclasses.replace(accel, full_res_cppn=False))  # the same size as the CPU
     a = cpu_worker.render(cpu_model, req).astype(np.float32)
     b = dev_worker.render(dev_model, req).astype(np.float32)
     error = relative_error(torch.from_numpy(a), torch.from_numpy(b))

@@ -196,7 +196,17 @@ class Accelerator:
         if not self.cuda:
             return self.cpu_runner(model, height, width)(z)
         runner = self.prepare(model)
-        return runner(z, height, width) if height else runner(z)
+        try:
+            return runner(z, height, width) if height else runner(z)
+        except Exception as exc:
+            if not self.plan.compiled:
+                raise
+            # torch.compile fails at the first call, not at wrapping: fall back to eager for good
+            log.warning("accel: compiled %s failed (%s); running eagerly", type(model).__name__, exc)
+            self._prepared = {id(model): model}
+            self.plan = AccelPlan(self.plan.device, self.plan.precision, self.plan.rel_error,
+                                  self.plan.channels_last, False)
+            return model(z, height, width) if height else model(z)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.cuda and self._dtype is not None:
