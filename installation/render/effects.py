@@ -22,6 +22,7 @@ from installation.mapping.presets import EffectsPreset
 from installation.render.worker import fit_rect
 
 GRAIN_TILE = 256  # px side of the pre-made noise tile that grain samples from
+MAX_LEAD_S = 1 / 30  # the blend never leads by more than this (a stalled display must not skip it)
 
 
 class Compositor:
@@ -38,6 +39,8 @@ class Compositor:
         self._cur: np.ndarray | None = None
         self._t_cur_s = 0.0
         self._interval_s = 1 / 30  # measured generator frame interval (EMA)
+        self._display_dt_s = 1 / 60  # measured display frame interval (EMA), at most MAX_LEAD_S
+        self._t_compose_s: float | None = None
         self._out: np.ndarray | None = None  # last output at work size (for trails)
         self._hold: np.ndarray | None = None  # picture a transition fades out of
         self._t_hold_s = 0.0
@@ -74,7 +77,9 @@ class Compositor:
         assert self._cur is not None and self._prev is not None
         if not enabled:
             return self._cur
-        alpha = min(1.0, (t_s - self._t_cur_s) / max(self._interval_s, 1e-3))
+        # Sampled at the middle of the frame's time on screen (half a display frame ahead), so the
+        # first frame after a new picture visibly moves toward it: the blend adds less latency.
+        alpha = min(1.0, (t_s - self._t_cur_s + self._display_dt_s / 2) / max(self._interval_s, 1e-3))
         if alpha >= 1.0:
             return self._cur
         return cv2.addWeighted(self._prev, 1.0 - alpha, self._cur, alpha, 0.0)
@@ -82,6 +87,10 @@ class Compositor:
     # ------------------------------------------------------------------ output
     def compose(self, t_s: float, params: dict[str, float], effects: EffectsPreset) -> np.ndarray | None:
         """The frame to show now, (H, W, 3) uint8 sized to fill (cover) or fit (letterbox) the screen."""
+        if self._t_compose_s is not None and 0 < t_s - self._t_compose_s:
+            dt_s = min(MAX_LEAD_S, t_s - self._t_compose_s)
+            self._display_dt_s += (dt_s - self._display_dt_s) * 0.1
+        self._t_compose_s = t_s
         if self._cur is None:
             return None
         img = self.current_blend(t_s, effects.frame_blend)
