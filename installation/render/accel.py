@@ -134,10 +134,14 @@ class Accelerator:
         self._tracing = (key, thread)
         thread.start()
 
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Join a trace still running (it is short and cannot be interrupted)."""
+    def settle(self, timeout_s: float = 10.0) -> None:
+        """Wait for a trace in progress (benchmarks: measure the steady state, not the tracing)."""
         if self._tracing is not None and self._tracing[1].is_alive():
             self._tracing[1].join(timeout_s)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Join a trace still running (it is short and cannot be interrupted)."""
+        self.settle(timeout_s)
 
     # ------------------------------------------------------------------ model
     def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
