@@ -97,3 +97,76 @@ def beat_offset_s(envelope: np.ndarray, fps: float, bpm: float, beats: int = 8) 
 def wrap_phase(x: float) -> float:
     """x mapped into (-0.5, 0.5]: the shortest way round a cycle."""
     return x - math.floor(x + 0.5)
+
+
+HISTORY_S = 8.0  # onset envelope kept for the tempo estimate (at 60 BPM: 8 beats)
+MIN_HISTORY_S = 3.0  # no tempo before this much sound
+ESTIMATE_EVERY_S = 0.5
+SAME_TEMPO = 0.04  # a new estimate within 4% is the same tempo, refined; further away must repeat
+PHASE_PULL = 0.5  # fraction of the phase error corrected per estimate (smooth, no jumps)
+BEAT_MIN_CONFIDENCE = 0.3  # beats are counted only when the tempo is this believable
+
+
+class BeatTracker:
+    """Tempo, beat phase and a beat counter, fed one onset-strength value per audio hop.
+
+    Between estimates the phase runs freely at the current tempo, so beats keep coming on time
+    through a quiet bar; each estimate pulls the phase towards the fitted pulse train.
+    """
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self._env = np.zeros(round(HISTORY_S * fps))  # ring of onset strengths
+        self._pos = 0
+        self._filled = 0
+        self._every = max(1, round(ESTIMATE_EVERY_S * fps))
+        self._pending_bpm = 0.0  # a different tempo seen once; adopted if seen again
+        self._skip_wrap = False  # the phase was pulled back over a beat already counted
+        self.bpm = 0.0
+        self.confidence = 0.0
+        self.phase = 0.0  # 0 on the beat, rising to 1 just before the next
+        self.count = 0  # beats so far (only while confident)
+
+    def update(self, strength: float) -> None:
+        self._env[self._pos] = strength
+        self._pos = (self._pos + 1) % self._env.shape[0]
+        self._filled = min(self._filled + 1, self._env.shape[0])
+        if self.bpm > 0.0:
+            self._advance(self.bpm / 60.0 / self.fps)
+        if self._filled % self._every == 0 or self._filled == self._env.shape[0] and self._pos % self._every == 0:
+            if self._filled >= MIN_HISTORY_S * self.fps:
+                self._estimate()
+
+    def _envelope(self) -> np.ndarray:
+        """The kept envelope, oldest first."""
+        if self._filled < self._env.shape[0]:
+            return self._env[: self._filled].copy()
+        return np.concatenate((self._env[self._pos :], self._env[: self._pos]))
+
+    def _estimate(self) -> None:
+        env = self._envelope()
+        est = estimate_tempo(env, self.fps)
+        self.confidence = est.confidence
+        if est.bpm <= 0.0:
+            return
+        if self.bpm <= 0.0 or abs(est.bpm / self.bpm - 1.0) < SAME_TEMPO:
+            self.bpm, self._pending_bpm = est.bpm, 0.0
+        elif self._pending_bpm > 0.0 and abs(est.bpm / self._pending_bpm - 1.0) < SAME_TEMPO:
+            self.bpm, self._pending_bpm = est.bpm, 0.0  # the new tempo held for two estimates
+        else:
+            self._pending_bpm = est.bpm
+            return
+        target = beat_offset_s(env, self.fps, self.bpm) * self.bpm / 60.0
+        self._advance(PHASE_PULL * wrap_phase(target - self.phase))
+
+    def _advance(self, beats: float) -> None:
+        self.phase += beats
+        if self.phase >= 1.0:
+            self.phase -= math.floor(self.phase)
+            if self._skip_wrap:
+                self._skip_wrap = False
+            elif self.confidence >= BEAT_MIN_CONFIDENCE:
+                self.count += 1
+        elif self.phase < 0.0:
+            self.phase += 1.0
+            self._skip_wrap = True
