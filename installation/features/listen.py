@@ -47,7 +47,8 @@ class AudioAnalyser:
         self._n_loud = max(64, round(LOUDNESS_S * samplerate))
         self._mel = spectrum.mel_filterbank(self.n_fft, samplerate)
         self._onsets = onset.OnsetDetector(self.hop_s)
-        self.beats = tempo.BeatTracker(samplerate / self.hop)
+        # A hit moves the flux most as it reaches the middle of the spectrum window: ~23 ms late.
+        self.beats = tempo.BeatTracker(samplerate / self.hop, latency_s=0.5 * self.n_fft / samplerate)
         self._gain = {
             "loudness": AutoGain(floor=GATE_DB, min_span=18.0),  # dBFS
             "band_low": AutoGain(floor=GATE_DB - 10.0, min_span=18.0),  # dBFS; bands sit below the total
@@ -91,9 +92,9 @@ class AudioAnalyser:
             "spectral_centroid": self._smooth["spectral_centroid"].update(centroid, dt_s),
             "onset": self._onset_env.update(norm["onset"], dt_s),
             "onset_count": float(self._onsets.count),
-            "tempo_bpm": beats.bpm,
-            "beat_phase": beats.phase,
-            "beat_confidence": beats.confidence,
+            "tempo_bpm": float(beats.bpm),
+            "beat_phase": float(beats.phase),
+            "beat_confidence": float(beats.confidence),
             "beat_count": float(beats.count),
         }
         features.update({f"chroma_{i}": float(v) for i, v in enumerate(self._chroma)})

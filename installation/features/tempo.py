@@ -77,7 +77,7 @@ def estimate_tempo(envelope: np.ndarray, fps: float) -> TempoEstimate:
     return TempoEstimate(bpm, float(min(1.0, max(0.0, scores[best]))))
 
 
-def beat_offset_s(envelope: np.ndarray, fps: float, bpm: float, beats: int = 8) -> float:
+def beat_offset_s(envelope: np.ndarray, fps: float, bpm: float, beats: int = 16, decay: float = 0.9) -> float:
     """Seconds since the most recent beat at the end of the envelope (0..period).
 
     Fits a pulse train of period 60/bpm to the last `beats` beats; recent beats count more.
@@ -90,7 +90,7 @@ def beat_offset_s(envelope: np.ndarray, fps: float, bpm: float, beats: int = 8) 
     scores = np.zeros(offsets.shape[0])
     for k in range(beats):
         pos = (n - 1) - offsets - k * period
-        scores += (0.85**k) * np.interp(pos, frames, envelope)
+        scores += (decay**k) * np.interp(pos, frames, envelope)
     return float(offsets[int(np.argmax(scores))]) / fps
 
 
@@ -114,8 +114,9 @@ class BeatTracker:
     through a quiet bar; each estimate pulls the phase towards the fitted pulse train.
     """
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, latency_s: float = 0.0) -> None:
         self.fps = fps
+        self.latency_s = latency_s  # how late the onset envelope reacts to a hit (spectrum window)
         self._env = np.zeros(round(HISTORY_S * fps))  # ring of onset strengths
         self._pos = 0
         self._filled = 0
@@ -156,7 +157,7 @@ class BeatTracker:
         else:
             self._pending_bpm = est.bpm
             return
-        target = beat_offset_s(env, self.fps, self.bpm) * self.bpm / 60.0
+        target = (beat_offset_s(env, self.fps, self.bpm) + self.latency_s) * self.bpm / 60.0
         self._advance(PHASE_PULL * wrap_phase(target - self.phase))
 
     def _advance(self, beats: float) -> None:
