@@ -44,7 +44,7 @@ class VideoAnalyser:
         self._face_due_s = -1e9
         self._last_face_s = -1e9
         self._found: tuple[Face, ...] = ()
-        self._motion_gain = AutoGain(floor=0.0, min_span=0.02, rise_s=30.0, fall_s=20.0)  # frame widths/s
+        self._motion_gain = AutoGain(floor=0.0, min_span=0.02, fall_s=20.0)  # frame widths/s
         self._motion = Ema(0.3)
         self._motion_x, self._motion_y = Ema(0.3), Ema(0.3)
         self._cx, self._cy = OneEuro(1.0, 2.0, value=0.5), OneEuro(1.0, 2.0, value=0.5)

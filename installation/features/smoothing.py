@@ -82,7 +82,7 @@ class AutoGain:
     the window: near-digital silence cannot be turned up into full scale.
     """
 
-    def __init__(self, floor: float, min_span: float, rise_s: float = 30.0, fall_s: float = 15.0) -> None:
+    def __init__(self, floor: float, min_span: float, rise_s: float = 8.0, fall_s: float = 15.0) -> None:
         self.floor = floor
         self.min_span = min_span
         self.rise_s = rise_s
