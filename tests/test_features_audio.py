@@ -94,6 +94,7 @@ def test_near_silence_reads_zero_everywhere_normalised():
     f = analyse(sine(220.0, seconds=3.0, amplitude=0.0005))[-1].features  # -69 dBFS
     assert f["loudness"] < 0.05 and f["onset"] < 1e-3 and f["onset_count"] == 0
     assert f["spectral_centroid"] == 0.0 and max(f[f"chroma_{i}"] for i in range(12)) == 0.0
+    assert f["band_low"] == f["band_mid"] == f["band_high"] == 0.0
 
 
 def test_onsets_of_a_click_train_are_counted_once_each():

@@ -51,9 +51,9 @@ class AudioAnalyser:
         self.beats = tempo.BeatTracker(samplerate / self.hop, latency_s=0.5 * self.n_fft / samplerate)
         self._gain = {
             "loudness": AutoGain(floor=GATE_DB, min_span=18.0),  # dBFS
-            "band_low": AutoGain(floor=GATE_DB - 10.0, min_span=18.0),  # dBFS; bands sit below the total
-            "band_mid": AutoGain(floor=GATE_DB - 10.0, min_span=18.0),
-            "band_high": AutoGain(floor=GATE_DB - 10.0, min_span=18.0),
+            "band_low": AutoGain(floor=GATE_DB, min_span=18.0),  # dBFS
+            "band_mid": AutoGain(floor=GATE_DB, min_span=18.0),
+            "band_high": AutoGain(floor=GATE_DB, min_span=18.0),
             "onset": AutoGain(floor=0.3, min_span=3.0, rise_s=5.0),  # mean dB rise per mel band per hop
         }
         self._smooth = {"loudness": Ema(0.08), "band_low": Ema(0.05), "band_mid": Ema(0.05),
