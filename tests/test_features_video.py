@@ -39,7 +39,8 @@ def stats_of(frames, dt_s=1 / 30):
 @pytest.mark.parametrize("dx, dy", [(2, 0), (-2, 0), (0, 2), (0, -2)])
 def test_flow_direction_of_a_moving_picture(dx, dy):
     s = stats_of(moving_window(dx, dy))
-    assert s.direction_x == pytest.approx(np.sign(dx), abs=0.15) and s.direction_y == pytest.approx(np.sign(dy), abs=0.15)
+    assert s.direction_x == pytest.approx(np.sign(dx), abs=0.15)
+    assert s.direction_y == pytest.approx(np.sign(dy), abs=0.15)
     assert s.speed == pytest.approx(2 * 30 / W, rel=0.3)  # 2 px per frame at 30 fps, in widths per second
     assert s.moving > 0.8
 

@@ -52,4 +52,5 @@ def motion_stats(flow: np.ndarray | None, dt_s: float) -> MotionStats:
     centroid_x = float(np.dot(excess.sum(axis=0), np.arange(width) + 0.5)) / total / width
     centroid_y = float(np.dot(excess.sum(axis=1), np.arange(height) + 0.5)) / total / height
     speed = total / excess.size / dt_s / width
-    return MotionStats(speed, direction_x, direction_y, centroid_x, centroid_y, float(np.count_nonzero(excess)) / excess.size)
+    moving = float(np.count_nonzero(excess)) / excess.size
+    return MotionStats(speed, direction_x, direction_y, centroid_x, centroid_y, moving)

@@ -17,8 +17,8 @@ RELEARN_FRACTION = 0.6  # more of the frame than this "in the foreground" means 
 RELEARN_TAU_S = 0.5  # ... so learn the new scene this fast instead
 K_SIGMA = 3.0  # foreground: further than this many standard deviations from the background ...
 MIN_DIFF = 12.0  # ... and than this many grey levels (sensor noise and compression)
-MIN_VAR, MAX_VAR = 4.0, 400.0
-BOOTSTRAP_FRAMES = 10  # the background starts as the mean of this many frames  # per-pixel variance bounds, grey levels squared
+MIN_VAR, MAX_VAR = 4.0, 400.0  # per-pixel variance bounds, grey levels squared
+BOOTSTRAP_FRAMES = 10  # the background starts as the mean of this many frames
 PRESENCE_AREA = (0.002, 0.02)  # foreground area that reads as presence 0 .. 1
 
 
@@ -50,7 +50,8 @@ class Foreground:
         foreground = np.abs(diff) > np.maximum(K_SIGMA * np.sqrt(self._var), MIN_DIFF)
         self._mean += rate * diff
         # Noise is learned from the background only: a visitor must not widen the threshold.
-        self._var = np.where(foreground, self._var, np.clip(self._var + rate * (diff * diff - self._var), MIN_VAR, MAX_VAR))
+        learned = np.clip(self._var + rate * (diff * diff - self._var), MIN_VAR, MAX_VAR)
+        self._var = np.where(foreground, self._var, learned)
 
         mask = cv2.morphologyEx(foreground.astype(np.uint8) * 255, cv2.MORPH_OPEN, self._kernel)  # speckles out
         occupied = float(np.count_nonzero(mask)) / mask.size

@@ -120,6 +120,7 @@ class BeatTracker:
         self._env = np.zeros(round(HISTORY_S * fps))  # ring of onset strengths
         self._pos = 0
         self._filled = 0
+        self._hops = 0
         self._every = max(1, round(ESTIMATE_EVERY_S * fps))
         self._pending_bpm = 0.0  # a different tempo seen once; adopted if seen again
         self._skip_wrap = False  # the phase was pulled back over a beat already counted
@@ -134,9 +135,9 @@ class BeatTracker:
         self._filled = min(self._filled + 1, self._env.shape[0])
         if self.bpm > 0.0:
             self._advance(self.bpm / 60.0 / self.fps)
-        if self._filled % self._every == 0 or self._filled == self._env.shape[0] and self._pos % self._every == 0:
-            if self._filled >= MIN_HISTORY_S * self.fps:
-                self._estimate()
+        self._hops += 1
+        if self._hops % self._every == 0 and self._filled >= MIN_HISTORY_S * self.fps:
+            self._estimate()
 
     def _envelope(self) -> np.ndarray:
         """The kept envelope, oldest first."""
