@@ -128,3 +128,15 @@ def test_beat_phase_on_real_loops():
         print(f"\n{name}: median beat phase error {median:.3f} beats ({median * 60000 / bpm:.0f} ms)"
               f"{'' if on_beat else ' (syncopated: not asserted)'}")
     assert all(median < 0.06 for _, on_beat, median in rows if on_beat), rows
+
+
+def test_tempo_is_re_estimated_every_half_second_not_every_hop(monkeypatch):
+    calls = []
+    real = tempo.estimate_tempo
+    monkeypatch.setattr(tempo, "estimate_tempo", lambda env, fps: calls.append(1) or real(env, fps))
+    for fps in (86.13, 93.75, 172.27):  # 512-sample hops at 44.1 and 48 kHz, 256 at 44.1 kHz
+        calls.clear()
+        tracker = tempo.BeatTracker(fps)
+        for _ in range(round(20 * fps)):
+            tracker.update(0.0)
+        assert len(calls) == pytest.approx((20 - tempo.MIN_HISTORY_S) / tempo.ESTIMATE_EVERY_S, abs=2)

@@ -4,6 +4,7 @@ import math
 import shutil
 import threading
 import time
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from installation.config import CameraConfig, MicrophoneConfig
 from installation.senses import SenseSnapshot, Senses
 from tests.media import write_test_video
+from tests.test_features_audio import clicks
 
 DATA = Path(__file__).parent / "data"
 NAMES = {
@@ -93,3 +95,25 @@ def test_senses_threads_hear_a_real_drum_loop_and_see_a_moving_square(tmp_path):
         senses.close()
     assert time.perf_counter() - t0 < 3.0
     assert not senses_threads()
+
+
+def test_every_click_played_into_the_microphone_is_heard_once(tmp_path):
+    """The hearing thread places hops by the ring's timestamps: no audio analysed twice or skipped."""
+    path = tmp_path / "clicks.wav"
+    with wave.open(str(path), "wb") as out:  # 4 clicks per 2.4 s loop, the first at 0.1 s
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(44100)
+        out.writeframes((clicks(100.0, 2.4, first_s=0.1) * 32767).astype("<i2").tobytes())
+    senses = Senses(CameraConfig(source="none"), MicrophoneConfig(source=str(path)))
+    senses.start()
+    try:
+        wait_for(senses, lambda f: f["onset_count"] >= 1, 3.0)
+        t_first = time.perf_counter()  # about 0.1 s into the file
+        time.sleep(3.5)
+        heard = senses.read(1 / 60)["onset_count"]
+        elapsed_s = time.perf_counter() - t_first
+    finally:
+        senses.close()
+    played = 1 + math.floor(elapsed_s / 0.6)  # clicks every 0.6 s, the loop keeps the spacing
+    assert abs(heard - played) <= 1, (heard, played)
