@@ -69,7 +69,7 @@ class AudioAnalyser:
         level_db = audio.dbfs(audio.rms(samples[-self._n_loud :]))
         power = spectrum.power_spectrum(samples[-self.n_fft :])
         bands_db = spectrum.band_levels_db(power, self.samplerate)
-        flux, is_onset = self._onsets.update(onset.mel_db(power, self._mel), level_db)
+        flux, _ = self._onsets.update(onset.mel_db(power, self._mel), level_db)  # events: self._onsets.count
         self.beats.update(flux)
         if self._hops % CHROMA_EVERY == 1:
             c = chroma.chroma(spectrum.power_spectrum(samples[-self.n_chroma :]), self.samplerate)
