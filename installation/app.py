@@ -65,6 +65,8 @@ class App:
         self._directions_seen = 0
         self._mirror_seen = 0
         self.loader = ModelLoader()
+        self._watch_due_s = 0.0
+        self._preset_mtime_ns: int | None = None
         # rolling figures for HUD and stats
         self._fps = RateCounter()
         self._gen_fps = RateCounter()
@@ -185,6 +187,8 @@ class App:
             self.last_error = f"preset error: {exc}"
             return
         now = time.perf_counter()
+        if preset.path != self.preset.path:
+            self._preset_mtime_ns = None
         log.info("preset: %s -> %s (crossfade %.1f s)", self.preset.name, preset.name, preset.crossfade_s)
         self.preset = preset
         self.compositor.start_transition(now, preset.crossfade_s)
@@ -223,6 +227,23 @@ class App:
                     log.warning("%s was learned for another model (z_dim %d); not used", learned_path, learned.z_dim)
             except ValueError as exc:
                 log.error("%s; the preset runs without it", exc)
+
+    def _watch_preset(self, now: float) -> None:
+        """Once a second: if the preset file was edited, reload it; a broken edit is reported once
+        and the running preset stays."""
+        if now < self._watch_due_s or not self.preset.path:
+            return
+        self._watch_due_s = now + 1.0
+        try:
+            mtime_ns = Path(self.preset.path).stat().st_mtime_ns
+        except OSError:
+            return  # deleted or unreadable: keep running what is loaded
+        if self._preset_mtime_ns is None:
+            self._preset_mtime_ns = mtime_ns
+        elif mtime_ns != self._preset_mtime_ns:
+            self._preset_mtime_ns = mtime_ns
+            log.info("preset file %s changed: reloading", self.preset.path)
+            self.switch_preset(self.preset.path)
 
     def _learned_path(self) -> Path | None:
         return Path(self.preset.path).with_suffix(".learned.json") if self.preset.path else None
@@ -316,6 +337,7 @@ class App:
         for event in pygame.event.get():
             self.handle_event(event)
         t_input_s = time.perf_counter()
+        self._watch_preset(t_input_s)
         self._quality_tick(t_input_s)
         self._poll_background()
         self.features = self.senses.read(dt_s)

@@ -1,21 +1,50 @@
 """Senses: owns the camera and microphone sources and turns their newest data into named features.
 
-Runs on the main thread once per display frame; the work is small (a 160x120 frame difference,
-the RMS of ~20 ms of audio). Heavier DSP belongs in its own thread, never the audio callback.
+Two analysis threads do the work, never the audio callback and never the display thread:
+- "senses-vision" waits for each new camera frame and runs the VideoAnalyser (flow, background,
+  faces every few frames, colour);
+- "senses-hearing" wakes every two audio hops (~23 ms), reads the microphone ring and runs the
+  AudioAnalyser once per 512-sample hop it has not analysed yet.
+Each publishes an immutable result into a LatestSlot; read() merges the two newest results.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
 import numpy as np
 
 from installation.config import CameraConfig, MicrophoneConfig
-from installation.features import audio, video
-from installation.features.smoothing import Ema
+from installation.features.faces import Face
+from installation.features.listen import AudioAnalyser, AudioResult, Calibration
+from installation.features.look import VideoAnalyser, VideoResult
+from installation.slot import LatestSlot
 from installation.sources.base import SourceStatus
 from installation.sources.camera import CameraSource
 from installation.sources.microphone import MicrophoneSource
 
-AUDIO_WINDOW_S = 0.025  # loudness is measured over the newest 25 ms
+log = logging.getLogger(__name__)
+
+HOPS_PER_TICK = 2  # the hearing thread wakes every 2 hops (~23 ms): fewer wake-ups, same features
+MAX_BACKLOG_HOPS = 16  # after a longer stall (~190 ms) older audio is skipped, not caught up on
+FRAME_WAIT_S = 0.1  # how long the vision thread blocks before checking its stop event
+OFF_POLL_S = 0.2  # a source that is off is checked this often
+MAX_PHASE_EXTRAPOLATION_S = 0.1  # read() advances beat_phase at most this far past the analysis
+JOIN_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class SenseSnapshot:
+    features: dict[str, float]  # what read() returns
+    chroma: np.ndarray  # (12,) float32, C..B, strongest 1 (zeros in silence)
+    silhouette_mask: np.ndarray | None  # (H, W) uint8 0/255 at the camera size; None before a frame
+    faces: tuple[Face, ...]  # (x, y, w, h) fractions of the frame, largest first
+    camera_frame_rgb: np.ndarray | None  # (H, W, 3) uint8 small camera frame; never written to disk
+    t_s: float  # time.perf_counter() when the snapshot was taken
 
 
 class Senses:
@@ -23,47 +52,120 @@ class Senses:
         self.camera = CameraSource(camera.source, camera.size, camera.retry_s, camera.max_retry_s)
         self.microphone = MicrophoneSource(microphone.source, microphone.samplerate, retry_s=microphone.retry_s,
                                            max_retry_s=microphone.max_retry_s)
-        self._audio_n = max(64, int(microphone.samplerate * AUDIO_WINDOW_S))
-        self._prev_gray: np.ndarray | None = None
-        self._frame_index = -1
-        self._motion = Ema(0.3)
-        self._loudness = Ema(0.08)
-        self._brightness = 0.0
-        self.camera_t_s = 0.0  # capture time of the newest camera frame used
-        self.audio_t_s = 0.0  # time of the newest audio sample used
+        self._video_analyser = VideoAnalyser()
+        self._audio_analyser = AudioAnalyser(microphone.samplerate)
+        self._video: LatestSlot[VideoResult] = LatestSlot()
+        self._audio: LatestSlot[AudioResult] = LatestSlot()
+        self._video.put(self._video_analyser.blank())
+        self._audio.put(self._audio_analyser.update(np.zeros(self._audio_analyser.window, np.float32), 0.0))
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._cpu_lock = threading.Lock()
+        self._cpu_s = {"vision": 0.0, "hearing": 0.0}  # thread CPU time spent analysing
 
     def start(self) -> None:
+        if self._threads:
+            return
         self.camera.start()
         self.microphone.start()
+        for name, target in (("senses-vision", self._run_vision), ("senses-hearing", self._run_hearing)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def read(self, dt_s: float) -> dict[str, float]:
-        """The current feature values by name, each in a documented range."""
-        frame = self.camera.latest()
-        motion_now = None
-        if frame is not None and frame.index != self._frame_index:
-            self._frame_index = frame.index
-            self.camera_t_s = frame.t_s
-            cur = video.gray(frame.frame_rgb)
-            motion_now = video.motion_energy(self._prev_gray, cur)
-            self._prev_gray = cur
-            self._brightness = float(cur.mean())
-        elif frame is None:
-            motion_now = 0.0
-        motion = self._motion.value if motion_now is None else self._motion.update(motion_now, dt_s)
+        """The newest feature values by name, each in a documented range (see docs/senses.md).
 
-        samples, self.audio_t_s = self.microphone.read_latest(self._audio_n)
-        level_db = audio.dbfs(audio.rms(samples))
-        loud = self._loudness.update(audio.loudness(level_db), dt_s)
-        return {
-            "loudness": loud,  # 0..1, smoothed
-            "loudness_db": level_db,  # dBFS of the newest 25 ms, -90 for silence
-            "motion": motion,  # 0..1, smoothed
-            "brightness": self._brightness,  # 0..1 mean luma of the camera frame
-        }
+        Called once per display frame: two slot reads and a dict merge, no DSP.
+        """
+        video, _ = self._video.get()
+        audio, _ = self._audio.get()
+        assert video is not None and audio is not None  # put in __init__
+        features = {**video.features, **audio.features}
+        if audio.beat_period_s > 0.0:  # the beat moves on between analysis ticks; follow it smoothly
+            ahead_s = min(MAX_PHASE_EXTRAPOLATION_S, max(0.0, time.perf_counter() - audio.t_s))
+            features["beat_phase"] = (features["beat_phase"] + ahead_s / audio.beat_period_s) % 1.0
+        return features
+
+    def snapshot(self) -> SenseSnapshot:
+        """Features plus the arrays effects need (mask, faces, chroma, the small camera frame)."""
+        video, _ = self._video.get()
+        audio, _ = self._audio.get()
+        assert video is not None and audio is not None
+        return SenseSnapshot(self.read(0.0), audio.chroma, video.silhouette_mask, video.faces, video.frame_rgb,
+                             time.perf_counter())
+
+    def calibration(self) -> list[Calibration]:
+        """(name, raw, normalised, lo, hi) of every auto-gained or range-mapped feature, for a HUD page."""
+        video, _ = self._video.get()
+        audio, _ = self._audio.get()
+        assert video is not None and audio is not None
+        return [*audio.calibration, *video.calibration]
 
     def status(self) -> dict[str, SourceStatus]:
         return {"camera": self.camera.status(), "microphone": self.microphone.status()}
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time each analysis thread has spent analysing so far (for the budget in docs/senses.md)."""
+        with self._cpu_lock:
+            return dict(self._cpu_s)
+
     def close(self) -> None:
+        """Stop and join the analysis threads, then the sources."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(JOIN_TIMEOUT_S)
+            if thread.is_alive():
+                log.warning("senses: %s did not stop within %.0f s", thread.name, JOIN_TIMEOUT_S)
+        self._threads = []
         self.camera.close()
         self.microphone.close()
+
+    # --- analysis threads -------------------------------------------------------------------
+
+    def _add_cpu(self, part: str, seconds: float) -> None:
+        with self._cpu_lock:
+            self._cpu_s[part] += seconds
+
+    def _run_vision(self) -> None:
+        seen = 0
+        try:
+            while not self._stop.is_set():
+                frame = self.camera.wait_newer(seen, FRAME_WAIT_S)
+                if frame is None:
+                    continue
+                seen = frame.index
+                cpu0_s = time.thread_time()
+                self._video.put(self._video_analyser.update(frame.frame_rgb, frame.t_s))
+                self._add_cpu("vision", time.thread_time() - cpu0_s)
+        except Exception:  # a crash here would freeze every camera feature silently; say why instead
+            log.exception("senses: vision thread crashed; camera features stay as they were")
+
+    def _run_hearing(self) -> None:
+        analyser = self._audio_analyser
+        rate, hop, window = analyser.samplerate, analyser.hop, analyser.window
+        backlog = MAX_BACKLOG_HOPS * hop
+        tick_s = HOPS_PER_TICK * analyser.hop_s
+        done_t_s: float | None = None  # time of the newest sample analysed so far
+        try:
+            while not self._stop.wait(tick_s):
+                if self.microphone.status().state == "off":  # no source at all: nothing to hear
+                    done_t_s = None
+                    self._stop.wait(OFF_POLL_S)
+                    continue
+                cpu0_s = time.thread_time()
+                block, newest_t_s = self.microphone.read_latest(window + backlog)
+                # The ring tells the time of its newest sample, not a sample count: hops are placed
+                # by time. Timing jitter moves a frame by a few samples; it never drifts or repeats.
+                if done_t_s is None or newest_t_s < done_t_s or (newest_t_s - done_t_s) * rate > backlog:
+                    done_t_s = newest_t_s - analyser.hop_s  # (re)start: analyse just the newest hop
+                pending = (newest_t_s - done_t_s) * rate  # samples not analysed yet
+                hops = math.floor(pending / hop + 1e-3)
+                for k in range(hops):
+                    back = max(0, round(pending) - (k + 1) * hop)  # samples after this hop's end
+                    end = block.shape[0] - back
+                    self._audio.put(analyser.update(block[end - window : end], newest_t_s - back / rate))
+                done_t_s += hops * hop / rate
+                self._add_cpu("hearing", time.thread_time() - cpu0_s)
+        except Exception:  # a crash here would leave the show deaf silently; say why instead
+            log.exception("senses: hearing thread crashed; audio features stay as they were")

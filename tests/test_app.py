@@ -1,7 +1,10 @@
 """The App in-process on SDL's dummy driver: keys, HUD, fallbacks, a failing generator."""
 
 import dataclasses
+import os
 import time
+
+import cv2
 
 import numpy as np
 import pygame
@@ -10,6 +13,7 @@ import torch
 
 from installation.app import App
 from installation.config import ConfigError, load_config
+from installation.mapping.walk import WalkInputs
 from tests.runner import run_main
 
 
@@ -154,3 +158,71 @@ def test_list_models_names_the_builtin():
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         headless_config().display.fps = 1  # type: ignore[misc]
+
+
+def preset_copy(tmp_path, name="1-gallery"):
+    from installation.mapping.presets import PRESET_DIR
+    path = tmp_path / f"{name}.toml"
+    path.write_text((PRESET_DIR / f"{name}.toml").read_text())
+    return path
+
+
+def test_malformed_preset_edited_while_running_keeps_the_show_going(tmp_path, caplog):
+    path = preset_copy(tmp_path)
+    app = App(headless_config(f'run.preset="{path}"'))
+    app.setup()
+    try:
+        step(app)
+        good_name = app.preset.name
+        path.write_text(path.read_text().replace('name = "Gallery"', 'name = "Edited"'))
+        app._watch_due_s = 0.0
+        step(app)
+        assert app.preset.name == "Edited"  # a good edit is picked up
+        path.write_text(path.read_text() + '\n[[rule]]\nsource = "loudnes"\ntarget = "speed"\n')
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        app._watch_due_s = 0.0
+        step(app, 3)
+        assert app.running and app.preset.name == "Edited" != good_name
+        assert "unknown name 'loudnes'" in caplog.text and "staying with Edited" in caplog.text
+        assert "preset error" in app.last_error
+    finally:
+        app.close()
+
+
+def test_learn_mode_records_fits_and_saves_beside_the_preset(tmp_path):
+    path = preset_copy(tmp_path)
+    app = App(headless_config(f'run.preset="{path}"'))
+    app.setup()
+    try:
+        app.on_key(pygame.K_F2, 0)
+        assert app.hud_visible and app.hud_page == "learn"
+        for loud in (0.0, 1.0, 0.0, 1.0):
+            app.features = {"loudness": loud}
+            app.mapping.walk.update(1.0, WalkInputs(speed_kf_s=0.5))  # somewhere else for each example
+            app.on_key(pygame.K_SPACE, 0)
+        app.on_key(pygame.K_RETURN, 0)
+        assert app.mapping.learned is not None and app.mapping.learned.examples == 4
+        saved = tmp_path / "1-gallery.learned.json"
+        assert saved.is_file()
+        app.switch_preset(str(path))  # reloading the preset loads the saved mapping
+        assert app.mapping.learned is not None
+    finally:
+        app.close()
+
+
+def test_long_press_saves_a_snapshot_of_the_generated_picture(tmp_path):
+    app = App(headless_config(f'run.snapshot_dir="{tmp_path / "snaps"}"', 'run.preset="3-touch-garden"'))
+    app.setup()
+    try:
+        step(app)
+        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(80, 45), button=1, touch=False))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not list((tmp_path / "snaps").glob("*.png")):
+            step(app)
+            pygame.time.wait(20)
+        shots = list((tmp_path / "snaps").glob("snapshot-*.png"))
+        assert len(shots) == 1
+        image = cv2.imread(str(shots[0]))
+        assert image.shape == (90, 160, 3) and image.std() > 5
+    finally:
+        app.close()
