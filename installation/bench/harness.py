@@ -169,7 +169,7 @@ def step_edges(steps: int, calm_s: float, gap_s: float, seed: int = 0) -> list[f
     return [calm_s + i * gap_s + float(rng.uniform(0, gap_s * 0.25)) for i in range(steps)]
 
 
-def measure_latency(overrides: list[str], steps: int, synchronous: bool, gap_s: float = 0.3,
+def measure_latency(overrides: list[str], steps: int, synchronous: bool, gap_s: float = 0.5,
                     calm_s: float = 1.0) -> dict[str, Any]:
     """Input-to-photon latency over `steps` sound steps (both edges: silence->loud and back)."""
     edges = step_edges(steps, calm_s, gap_s)
