@@ -8,6 +8,7 @@ as the seed's example did; everything else (senses, mapping, compositor, display
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,17 @@ class LoopRun:
     pipeline_latency_ms: list[float] = field(default_factory=list)  # the App's own input read -> present
     quality_changes: int = 0
     model: str = ""
+    thread_cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds per thread name
+
+
+def thread_cpu_s(proc: psutil.Process) -> dict[str, float]:
+    """CPU seconds so far of each live thread, by its Python name (torch's pool threads: "other")."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for t in proc.threads():
+        name = names.get(t.id, "other")
+        out[name] = out.get(name, 0.0) + t.user_time + t.system_time
+    return out
 
 
 def make_app(overrides: list[str], synchronous: bool) -> App:
@@ -110,6 +122,7 @@ def run_loop(overrides: list[str], seconds: float, synchronous: bool, step_mic: 
         if step_mic is not None and step_edges_s is not None:
             step_mic.schedule([t0 + e for e in step_edges_s])
         cpu0 = sum(proc.cpu_times()[:2])
+        threads0 = thread_cpu_s(proc)
         rendered0, stamp0 = app.worker.rendered, app._stamp
         quality0 = app.quality.index if app.quality is not None else 0
         changes = 0
@@ -129,6 +142,7 @@ def run_loop(overrides: list[str], seconds: float, synchronous: bool, step_mic: 
                 run.peak_rss_mb = max(run.peak_rss_mb, proc.memory_info().rss / 2**20)
                 next_rss_s = now + 0.5
         run.cpu_s = sum(proc.cpu_times()[:2]) - cpu0
+        run.thread_cpu_s = {k: v - threads0.get(k, 0.0) for k, v in thread_cpu_s(proc).items()}
         run.generator_frames = app.worker.rendered - rendered0
         run.requests = app._stamp - stamp0
         run.pipeline_latency_ms = list(app._latency_ms._values)
@@ -157,6 +171,8 @@ def summarize(run: LoopRun, fps_target: int) -> dict[str, Any]:
         "pipeline_latency_p50_ms": round(float(np.percentile(pipeline, 50)), 2),
         "pipeline_latency_p95_ms": round(float(np.percentile(pipeline, 95)), 2),
         "quality_changes": run.quality_changes,
+        "thread_cpu_percent": {k: round(100.0 * v / run.seconds, 1) for k, v in sorted(run.thread_cpu_s.items())
+                               if v / run.seconds >= 0.005},
         "model": run.model,
         "seconds": round(run.seconds, 2),
     }
