@@ -27,7 +27,7 @@ from installation.render.display import open_display
 from installation.render.effects import Compositor
 from installation.render.hud import Hud
 from installation.render.loading import ModelLoader, find_encoder, load_model, pick_device, set_torch_threads
-from installation.render.quality import Measurements, QualityController, QualityLevel, build_ladder
+from installation.render.quality import Measurements, QualityController, QualityLevel, build_ladder, latch_timeout_s
 from installation.render.recorder import Recorder
 from installation.render.snapshot import save_snapshot_async
 from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult
@@ -167,6 +167,15 @@ class App:
         decision = self.quality.update(now_s, measured)
         if decision is not None:
             self._apply_quality(decision.level)
+
+    def _newest_result(self) -> tuple[RenderResult | None, int]:
+        """The newest finished frame. When renders are fast enough to fit this frame's slack, wait
+        (bounded) for the one just requested, saving a frame of latency; never for a slow generator."""
+        timeout_s = latch_timeout_s(self._render_ms.percentile(50), self.config.display.fps,
+                                    self.config.quality.latch_fraction)
+        if timeout_s > 0:
+            return self.worker.results.wait_newer(self._seen_result, timeout_s)
+        return self.worker.results.get_newer(self._seen_result)
 
     def _apply_quality(self, level: QualityLevel) -> None:
         self.worker.set_render_size(level.render_size)
@@ -353,7 +362,7 @@ class App:
         self._stamp += 1
         self.worker.submit(RenderRequest(out.state.z, self.compositor.work_size, self.config.display.fit,
                                          t_input_s, self._stamp))
-        result, self._seen_result = self.worker.results.get_newer(self._seen_result)
+        result, self._seen_result = self._newest_result()
         if result is None or result.epoch != self.worker.epoch:
             return  # nothing new, or rendered by a model that has since been swapped out
         self._gen_fps.tick(t_input_s)

@@ -117,3 +117,11 @@ def test_controller_holds_the_rate_with_an_artificially_slow_generator():
         assert q.index == 0 and worker.render_size == 64, "did not recover with headroom"
     finally:
         worker.close()
+
+
+def test_latch_waits_only_for_renders_that_fit_the_frame():
+    from installation.render.quality import latch_timeout_s
+
+    assert latch_timeout_s(2.0, 60, 0.5) == 0.004  # 2 ms renders: wait up to 4 ms of a 16.7 ms frame
+    assert latch_timeout_s(12.0, 60, 0.5) == 0.0  # too slow to wait for: show it next frame
+    assert latch_timeout_s(0.0, 60, 0.5) == 0.0 and latch_timeout_s(2.0, 60, 0.0) == 0.0

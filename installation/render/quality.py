@@ -68,6 +68,16 @@ def build_ladder(render_size: int, min_render_size: int, resolution_free: bool, 
     return levels
 
 
+def latch_timeout_s(render_ms_p50: float, display_fps: int, latch_fraction: float) -> float:
+    """How long the display loop may wait for the frame it just requested: up to twice the usual
+    render time, only when that fits in `latch_fraction` of a display frame (0 when it does not)."""
+    period_s = 1.0 / display_fps
+    render_s = render_ms_p50 / 1e3
+    if render_s <= 0.0 or 2.0 * render_s > latch_fraction * period_s:
+        return 0.0
+    return 2.0 * render_s
+
+
 class QualityController:
     """Feed `update(now_s, Measurements)` about once per second; it returns a Decision on a change."""
 
