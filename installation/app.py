@@ -89,6 +89,10 @@ class App:
             self.quit_chord: Chord = parse_chord(c.kiosk.quit_chord)
         except ValueError as exc:
             raise ConfigError(f"kiosk.quit_chord: {exc}; expected e.g. 'ctrl+shift+alt+q'") from None
+        if c.record.path:  # ffmpeg is spawned before any other thread exists (see Recorder.start)
+            self.recorder = Recorder(c.record.path, self.screen.get_size(), c.display.fps, c.record.max_queue,
+                                     c.record.crf)
+            self.recorder.start()
         threads = set_torch_threads(c.generator.torch_threads)
         self.device = pick_device(c.generator.device)
         self.model_spec = self._model_spec(self.preset)
@@ -111,10 +115,6 @@ class App:
         self.hud = Hud(c.hud.font_px)
         if c.stats.path:
             self.stats = StatsWriter(c.stats.path)
-        if c.record.path:
-            self.recorder = Recorder(c.record.path, self.screen.get_size(), c.display.fps, c.record.max_queue,
-                                     c.record.crf)
-            self.recorder.start()
         self._stats_due_s = time.perf_counter() + c.stats.interval_s
         self.running = True
 

@@ -47,6 +47,10 @@ class SenseSnapshot:
     t_s: float  # time.perf_counter() when the snapshot was taken
 
 
+# Features that claim a person is there; zero while the camera is a synthetic stand-in.
+PEOPLE_FEATURES = ("presence", "occupied", "faces", "face_x", "face_y", "face_size")
+
+
 class Senses:
     def __init__(self, camera: CameraConfig, microphone: MicrophoneConfig) -> None:
         self.camera = CameraSource(camera.source, camera.size, camera.retry_s, camera.max_retry_s)
@@ -82,6 +86,9 @@ class Senses:
         audio, _ = self._audio.get()
         assert video is not None and audio is not None  # put in __init__
         features = {**video.features, **audio.features}
+        if self.camera.status().state != "live":
+            # Synthetic stand-in frames keep motion calm but alive; they must not pretend someone is there.
+            features.update({name: 0.0 for name in PEOPLE_FEATURES})
         if audio.beat_period_s > 0.0:  # the beat moves on between analysis ticks; follow it smoothly
             ahead_s = min(MAX_PHASE_EXTRAPOLATION_S, max(0.0, time.perf_counter() - audio.t_s))
             features["beat_phase"] = (features["beat_phase"] + ahead_s / audio.beat_period_s) % 1.0
@@ -92,6 +99,8 @@ class Senses:
         video, _ = self._video.get()
         audio, _ = self._audio.get()
         assert video is not None and audio is not None
+        if self.camera.status().state != "live":  # nobody to mirror in synthetic frames
+            return SenseSnapshot(self.read(0.0), audio.chroma, None, (), None, time.perf_counter())
         return SenseSnapshot(self.read(0.0), audio.chroma, video.silhouette_mask, video.faces, video.frame_rgb,
                              time.perf_counter())
 

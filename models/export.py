@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--render-size", type=int, default=0, help="resolution-free models: size for grid and timing")
     p.add_argument("--out-dir", type=Path, default=ASSETS_DIR)
     p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--training-command", default="", help="record this instead of the run's last command "
+                   "(e.g. when the run was resumed)")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     run = args.run
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         "img_resolution": shipped.img_resolution,
         "z_dim": shipped.z_dim,
         "dataset": dataset_info(data_dir),
-        "training_command": summary["command"],
+        "training_command": args.training_command or summary["command"],
         "train_config": summary["train_config"],
         "steps": summary["step"],
         "images_seen": summary["images_seen"],

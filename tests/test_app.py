@@ -226,3 +226,17 @@ def test_long_press_saves_a_snapshot_of_the_generated_picture(tmp_path):
         assert image.shape == (90, 160, 3) and image.std() > 5
     finally:
         app.close()
+
+
+def test_calibration_page_lists_every_normalised_feature(app):
+    step(app, 3)
+    app.on_key(pygame.K_F3, 0)
+    assert app.hud_visible and app.hud_page == "calibration"
+    meters = app.hud_meters()
+    names = " ".join(label for label, _ in meters)
+    for feature in ("loudness", "motion", "band_low"):
+        assert feature in names
+    assert all(0.0 <= value <= 1.0 for _, value in meters)
+    step(app)  # draws without error
+    app.on_key(pygame.K_F3, 0)
+    assert not app.hud_visible

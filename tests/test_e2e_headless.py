@@ -50,4 +50,4 @@ def test_headless_show_records_an_animating_mp4_and_sound_speeds_it_up(tmp_path)
     quiet = [s["latent_speed"] for s in stats[1:] if s["features"]["loudness"] < 0.05]
     loud = [s["latent_speed"] for s in stats[1:] if s["features"]["loudness"] > 0.8]
     assert len(quiet) >= 3 and len(loud) >= 3, [s["features"]["loudness"] for s in stats]
-    assert np.median(loud) > 2.0 * np.median(quiet), (quiet, loud)
+    assert np.median(loud) > 1.5 * np.median(quiet), (quiet, loud)  # camera motion drives it too

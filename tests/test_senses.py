@@ -117,3 +117,19 @@ def test_every_click_played_into_the_microphone_is_heard_once(tmp_path):
         senses.close()
     played = 1 + math.floor(elapsed_s / 0.6)  # clicks every 0.6 s, the loop keeps the spacing
     assert abs(heard - played) <= 1, (heard, played)
+
+
+def test_synthetic_camera_never_claims_someone_is_there():
+    senses = Senses(CameraConfig(source="/nonexistent/camera.mp4", retry_s=5.0), MicrophoneConfig(source="none"))
+    senses.start()
+    try:
+        deadline = time.monotonic() + 10
+        while senses.camera.status().state != "fallback" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the drifting shapes have been analysed for a while
+        features = senses.read(0.0)
+        assert senses.camera.status().state == "fallback"
+        assert features["presence"] == 0.0 and features["faces"] == 0.0
+        assert senses.snapshot().camera_frame_rgb is None  # mirror mode gets nothing to encode
+    finally:
+        senses.close()

@@ -42,7 +42,16 @@ class Recorder:
         return self._thread.is_alive() and not self.error
 
     def start(self) -> None:
+        """Start ffmpeg now, on the calling thread, then the writer thread.
+
+        Call this before other threads run BLAS, torch or OpenCV work: forking while they do can
+        deadlock in the libraries' fork handlers (seen here: OpenBLAS during an SVD)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = imageio_ffmpeg.write_frames(
+            str(self.path), self.size, fps=self.fps, codec="libx264", quality=None, macro_block_size=1,
+            output_params=["-crf", str(self.crf), "-preset", "veryfast", "-movflags", "+frag_keyframe+empty_moov"],
+        )
+        self._writer.send(None)  # spawns ffmpeg
         self._thread.start()
         log.info("recording %dx%d @ %d fps to %s", self.size[0], self.size[1], self.fps, self.path)
 
@@ -85,12 +94,8 @@ class Recorder:
                  self.frames_dropped)
 
     def _run(self) -> None:
-        writer = imageio_ffmpeg.write_frames(
-            str(self.path), self.size, fps=self.fps, codec="libx264", quality=None, macro_block_size=1,
-            output_params=["-crf", str(self.crf), "-preset", "veryfast", "-movflags", "+frag_keyframe+empty_moov"],
-        )
+        writer = self._writer
         try:
-            writer.send(None)  # starts ffmpeg
             while True:
                 item = self._queue.get()
                 if item is _DONE:
