@@ -125,3 +125,30 @@ def test_latch_waits_only_for_renders_that_fit_the_frame():
     assert latch_timeout_s(2.0, 60, 0.5) == 0.004  # 2 ms renders: wait up to 4 ms of a 16.7 ms frame
     assert latch_timeout_s(12.0, 60, 0.5) == 0.0  # too slow to wait for: show it next frame
     assert latch_timeout_s(0.0, 60, 0.5) == 0.0 and latch_timeout_s(2.0, 60, 0.0) == 0.0
+
+
+def test_the_app_applies_a_level_shows_it_in_the_hud_and_records_it_in_stats(caplog):
+    from installation.app import App
+    from installation.config import load_config
+
+    app = App(load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
+                                 "microphone.source=none", 'generator.model="seeded-cppn"',
+                                 "generator.render_size=64", "quality.min_render_size=16"]))
+    app.setup()
+    try:
+        assert app.quality is not None and app.quality.index == 0
+        slow = Measurements(display_fps=60, generator_fps=5, render_ms=200.0)
+        app.quality.update(0.0, slow)
+        decision = app.quality.update(5.0, slow)
+        assert decision is not None
+        app._apply_quality(decision.level)
+        assert app.worker.render_size == decision.level.render_size < 64
+        app.update(1 / 60)
+        app.draw(1 / 60)
+        assert any(line.startswith("quality 1/") for line in app.hud_lines())
+        assert app.stats_record()["quality"] == 1
+        effects_off = next(lv for lv in app.quality.levels if not lv.effects)
+        app._apply_quality(effects_off)
+        assert app.compositor.effects_enabled is False
+    finally:
+        app.close()
