@@ -53,7 +53,7 @@ class QualityConfig:
     light_model: str = ""  # a lighter model for the last step (a name from --list-models); "" = none
     down_after_s: float = _f(2.0, 0.5, 600.0)  # falling behind this long steps quality down
     up_after_s: float = _f(5.0, 0.5, 3600.0)  # headroom this long steps it back up
-    latch_fraction: float = _f(0.5, 0.0, 0.9)  # a render this fast (share of a frame) is waited for: -1 frame latency
+    latch_fraction: float = _f(0.5, 0.0, 0.9)  # renders under this share of a frame are waited for: -1 frame latency
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from installation.render.quality import Measurements, QualityController, build_ladder
@@ -123,6 +124,7 @@ def test_latch_waits_only_for_renders_that_fit_the_frame():
     from installation.render.quality import latch_timeout_s
 
     assert latch_timeout_s(2.0, 60, 0.5) == 0.004  # 2 ms renders: wait up to 4 ms of a 16.7 ms frame
+    assert latch_timeout_s(6.0, 60, 0.5) == pytest.approx(0.5 / 60)  # at most half the frame
     assert latch_timeout_s(12.0, 60, 0.5) == 0.0  # too slow to wait for: show it next frame
     assert latch_timeout_s(0.0, 60, 0.5) == 0.0 and latch_timeout_s(2.0, 60, 0.0) == 0.0
 

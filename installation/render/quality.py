@@ -69,13 +69,14 @@ def build_ladder(render_size: int, min_render_size: int, resolution_free: bool, 
 
 
 def latch_timeout_s(render_ms_p50: float, display_fps: int, latch_fraction: float) -> float:
-    """How long the display loop may wait for the frame it just requested: up to twice the usual
-    render time, only when that fits in `latch_fraction` of a display frame (0 when it does not)."""
-    period_s = 1.0 / display_fps
+    """How long the display loop may wait for the frame it just requested: only when the usual
+    render takes at most `latch_fraction` of a display frame, and then at most that share (or
+    twice the usual render, if less), so the frame still fits its period (0: do not wait)."""
+    budget_s = latch_fraction / display_fps
     render_s = render_ms_p50 / 1e3
-    if render_s <= 0.0 or 2.0 * render_s > latch_fraction * period_s:
+    if render_s <= 0.0 or render_s > budget_s:
         return 0.0
-    return 2.0 * render_s
+    return min(budget_s, 2.0 * render_s)
 
 
 class QualityController:
