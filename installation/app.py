@@ -16,8 +16,10 @@ import numpy as np
 import pygame
 import torch
 
+from installation.care import CALM_DIM, CALM_SPEED, Caretaker
 from installation.config import Config, ConfigError
 from installation.keys import Chord, parse_chord
+from installation.kiosk import KioskLock, grab_input, prepare_kiosk_env
 from installation.mapping.base import LatentState
 from installation.mapping.walk import LatentWalk
 from installation.render.display import open_display
@@ -86,11 +88,16 @@ class App:
         self._stats_due_s = 0.0
         self.stats: StatsWriter | None = None
         self.recorder: Recorder | None = None
+        self.care: Caretaker | None = None  # state, health, opening hours, burn-in care
+        self.exit_code = 0
 
     # ---------------------------------------------------------------- setup
     def setup(self) -> None:
         c = self.config
+        prepare_kiosk_env()
         self.screen, self.mode = open_display(c.display)
+        grab_input(self.mode, c.display.hide_cursor)
+        self.kiosk_lock = KioskLock(c.kiosk, self.mode)
         try:
             self.quit_chord: Chord = parse_chord(c.kiosk.quit_chord)
         except ValueError as exc:
@@ -104,6 +111,8 @@ class App:
         self.worker = GeneratorWorker(model, device, c.generator.render_size)
         self.mapping = LatentWalk(self.worker.z_dim, c.mapping)
         self.touch = TouchTracker(self.screen.get_size())
+        self.care = Caretaker(self)
+        self.care.restore()  # before the first frame, so a restarted show continues where it was
         self._first_frame(model)
         self.worker.start()
         self.senses = Senses(c.camera, c.microphone)
@@ -117,6 +126,7 @@ class App:
             self.recorder.start()
         self.t_start_s = time.perf_counter()
         self._stats_due_s = self.t_start_s + c.stats.interval_s
+        self.care.start()
         self.running = True
 
     def _first_frame(self, model: torch.nn.Module) -> None:
@@ -150,14 +160,18 @@ class App:
         elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
             self.screen = pygame.display.get_surface()
             self.touch.resize(self.screen.get_size())
+            grab_input(self.mode, self.config.display.hide_cursor)  # a mode change can bring the cursor back
         else:
             self.touch.handle(event)
 
     def on_key(self, key: int, mods: int) -> None:
         if self.quit_chord.matches(key, mods):
             self.stop("quit chord pressed")
+        elif self.kiosk_lock.on_admin_key(key, mods):
+            self.hud_visible = self.kiosk_lock.unlocked
         elif key in (pygame.K_F1, pygame.K_h):
-            self.hud_visible = not self.hud_visible
+            if self.kiosk_lock.allows_hud():  # fullscreen: only once an operator unlocked it
+                self.hud_visible = not self.hud_visible
         elif key in (pygame.K_ESCAPE, pygame.K_q) and self.mode != "fullscreen":
             self.stop(f"{pygame.key.name(key)} pressed")
 
@@ -166,10 +180,32 @@ class App:
             log.info("stopping: %s", reason)
         self.running = False
 
+    def fail(self, exit_code: int, reason: str) -> None:
+        """Stop with a non-zero exit code, so a supervisor restarts the show."""
+        self.exit_code = exit_code
+        self.stop(reason)
+
+    def restart_generator(self, reason: str) -> None:
+        """In-process recovery: a fresh generator thread with the built-in model (needs no file)."""
+        log.warning("restarting the generator with the built-in %r: %s", FALLBACK_MODEL, reason)
+        old = self.worker
+        old.close(timeout_s=1.0)  # a hung render keeps its (daemon) thread; the new one does not wait for it
+        model, self.model_entry = load_model(FALLBACK_MODEL, old.device)
+        self.worker = GeneratorWorker(model, old.device, self.config.generator.render_size)
+        if self.worker.z_dim != self.mapping.z_dim:
+            self.mapping = LatentWalk(self.worker.z_dim, self.config.mapping)
+        self._seen_result = 0
+        self.worker.start()
+
     # ---------------------------------------------------------------- update
     def update(self, dt_s: float) -> None:
         for event in pygame.event.get():
             self.handle_event(event)
+        assert self.care is not None
+        if self.care.black_closed:
+            return  # closed hours, black screen: the generator idles
+        if self.care.calm_closed:
+            dt_s *= CALM_SPEED
         t_input_s = time.perf_counter()
         self.features = self.senses.read(dt_s)
         self.state = self.mapping.update(dt_s, self.features, self.touch.frame())
@@ -193,14 +229,18 @@ class App:
     # ---------------------------------------------------------------- draw
     def draw(self, dt_s: float) -> None:
         screen = self.screen
-        if self._frame_surface is None:
+        assert self.care is not None
+        if self._frame_surface is None or self.care.black_closed:
             screen.fill((0, 0, 0))
         else:
             sw, sh = screen.get_size()
             fw, fh = self._frame_surface.get_size()
-            if (fw, fh) != (sw, sh):
-                screen.fill((0, 0, 0))  # letterbox bars, or the moment after a resize
-            screen.blit(self._frame_surface, ((sw - fw) // 2, (sh - fh) // 2))
+            dx, dy = self.care.drift_px(time.monotonic())
+            if (fw, fh) != (sw, sh) or dx or dy:
+                screen.fill((0, 0, 0))  # letterbox bars, the burn-in drift's edge, or the moment after a resize
+            screen.blit(self._frame_surface, ((sw - fw) // 2 + dx, (sh - fh) // 2 + dy))
+            if self.care.calm_closed:
+                screen.fill(CALM_DIM, special_flags=pygame.BLEND_MULT)
         if self.hud_visible:
             self.hud.draw(screen, dt_s, self.hud_lines(), self.hud_meters())
         pygame.display.flip()
@@ -287,25 +327,32 @@ class App:
         try:
             self.setup()
             clock = pygame.time.Clock()
-            fps = self.config.display.fps
             end_s = self.t_start_s + self.config.run.seconds if self.config.run.seconds > 0 else float("inf")
             while self.running:
-                dt_s = clock.tick(fps) / 1000.0
-                self.update(dt_s)
-                self.draw(dt_s)
-                now = time.perf_counter()
-                if self.stats is not None and now >= self._stats_due_s:
-                    self._stats_due_s += self.config.stats.interval_s
-                    self.stats.write(self.stats_record())
-                if now >= end_s:
+                assert self.care is not None
+                self.step(clock.tick(self.care.target_fps()) / 1000.0)
+                if time.perf_counter() >= end_s:
                     self.stop(f"ran for {self.config.run.seconds:g} s")
-            return 0
+            return self.exit_code
         finally:
             self.close()
             for s, handler in previous.items():
                 signal.signal(s, handler)
 
+    def step(self, dt_s: float) -> None:
+        """One loop iteration: update, draw, then stats and the caretaker's timers."""
+        self.update(dt_s)
+        self.draw(dt_s)
+        now = time.perf_counter()
+        if self.stats is not None and now >= self._stats_due_s:
+            self._stats_due_s += self.config.stats.interval_s
+            self.stats.write(self.stats_record())
+        assert self.care is not None
+        self.care.after_frame()
+
     def close(self) -> None:
+        if self.care is not None:
+            self.care.close()  # the final state save, before anything it reads is torn down
         for part in ("worker", "senses"):
             obj = getattr(self, part, None)
             if obj is not None:
