@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from installation.health import Heartbeat, OutputWatch, thumbnail
 from installation.schedule import parse_schedule
+from installation.standby import RESTARTS_ENV
 from installation.state import AtomicFileWriter, StateStore
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESTARTS_ENV = "REVERIE_RESTARTS"  # set by the supervisor: how many times it restarted the show
 SCHEDULE_CHECK_S = 1.0
 RECOVERY_WINDOW_S = 600.0  # a second bad-output verdict within this after an in-process recovery -> exit
 CALM_SPEED = 0.25  # the closed-hours calm loop walks at a quarter speed ...

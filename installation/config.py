@@ -144,6 +144,7 @@ class SupervisorConfig:
     backoff_s: float = _f(1.0, 0.0, 600.0)  # first delay in a crash loop; doubles ...
     max_backoff_s: float = _f(60.0, 0.1, 3600.0)  # ... up to this
     stable_s: float = _f(60.0, 1.0, 86400.0)  # a show that ran this long restarts at once, back-off reset
+    standby: bool = True  # keep a spare show process imported and waiting: restarts take < 1 s
     log_max_bytes: int = _f(5_000_000, 10_000, 1_000_000_000)
     log_backups: int = _f(5, 1, 100)
 

@@ -1,8 +1,8 @@
 """Saved show state: atomic JSON files that survive power cuts, kills and full disks.
 
-A write goes to a temp file, is fsynced, the current file becomes `<name>.bak`, the temp file is
-renamed into place and the directory fsynced. So at every instant the file on disk is either the old
-or the new complete JSON (or, between the two renames, missing with the previous copy in `.bak`).
+A write goes to a temp file, is fsynced, the current file is hard-linked as `<name>.bak`, the temp
+file is renamed over the name and the directory fsynced. So at every instant the file on disk is
+either the old or the new complete JSON, and `.bak` holds the previous good copy.
 Reading tries the file, then `.bak`; a corrupt or half file is reported and skipped, never trusted.
 
 `StateStore` gathers named providers (export/import callables) into one JSON object, so later parts
@@ -44,6 +44,16 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _keep_backup(path: Path) -> None:
+    """The current file also becomes `.bak`, while `path` itself stays in place (readers never miss it)."""
+    link = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.bak-link")
+    try:
+        os.link(path, link)  # a second name for the same complete file: no copy, atomic
+    except OSError:  # file systems without hard links (FAT on a USB stick): copy instead
+        link.write_bytes(path.read_bytes())
+    os.replace(link, backup_path(path))
+
+
 def write_text_atomic(path: str | Path, text: str, keep_backup: bool = True) -> None:
     """Replace `path` by `text` atomically (see module docstring). Raises OSError (e.g. disk full)."""
     path = Path(path)
@@ -54,7 +64,7 @@ def write_text_atomic(path: str | Path, text: str, keep_backup: bool = True) -> 
             f.flush()
             os.fsync(f.fileno())  # the data is on disk before any name points at it
         if keep_backup and path.exists():
-            os.replace(path, backup_path(path))
+            _keep_backup(path)
         os.replace(tmp, path)
     except BaseException:
         try:
