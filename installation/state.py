@@ -121,6 +121,9 @@ class AtomicFileWriter:
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (*self.path.parent.glob(f".{self.path.name}.*.tmp"),
+                      *self.path.parent.glob(f".{self.path.name}.*.bak-link")):
+            stale.unlink(missing_ok=True)  # left by a process killed mid-write; never read
         self._thread.start()
 
     def put(self, text: str) -> None:

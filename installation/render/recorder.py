@@ -87,7 +87,11 @@ class Recorder:
     def _run(self) -> None:
         writer = imageio_ffmpeg.write_frames(
             str(self.path), self.size, fps=self.fps, codec="libx264", quality=None, macro_block_size=1,
-            output_params=["-crf", str(self.crf), "-preset", "veryfast", "-movflags", "+frag_keyframe+empty_moov"],
+            # A keyframe (so an MP4 fragment reaches the disk) every 2 s: a killed show loses at most that.
+            # -xerror: ffmpeg exits on a write error (disk full) instead of carrying on silently,
+            # so the next send fails here and the recording stops with one logged error.
+            output_params=["-crf", str(self.crf), "-preset", "veryfast", "-g", str(2 * self.fps), "-xerror",
+                           "-movflags", "+frag_keyframe+empty_moov"],
         )
         try:
             writer.send(None)  # starts ffmpeg
