@@ -120,7 +120,7 @@ class Caretaker:
         self._frames += 1
         if now_s >= self._next_schedule_s:
             self._next_schedule_s = now_s + SCHEDULE_CHECK_S
-            self._check_schedule()
+            self.check_schedule()
             self.app.kiosk_lock.poll(now_s)
             if not self.app.kiosk_lock.unlocked and self.app.hud_visible:
                 self.app.hud_visible = False  # unlock file removed: the HUD goes with it
@@ -133,7 +133,7 @@ class Caretaker:
             self._next_health_s = now_s + c.health.interval_s
             self._health.put(json.dumps(self.health_record(), separators=(",", ":")))
 
-    def _check_schedule(self) -> None:
+    def check_schedule(self) -> None:
         is_open = self.schedule.is_open(self.clock())
         if is_open != self.open:
             self.open = is_open
