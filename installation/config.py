@@ -7,6 +7,7 @@ start-up with one line naming the file, the key and what was expected (ConfigErr
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -205,6 +206,8 @@ def _convert(tp: Any, meta: dict[str, Any], value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(expected)
         value = float(value)
+        if not math.isfinite(value):  # TOML allows nan/inf; both slip through range checks
+            raise ValueError(expected)
     elif tp is str:
         if not isinstance(value, str):
             raise ValueError(expected)
