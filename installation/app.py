@@ -94,9 +94,9 @@ class App:
     # ---------------------------------------------------------------- setup
     def setup(self) -> None:
         c = self.config
-        prepare_kiosk_env()
+        prepare_kiosk_env(c.kiosk.grab_keyboard)
         self.screen, self.mode = open_display(c.display)
-        grab_input(self.mode, c.display.hide_cursor)
+        grab_input(self.mode, c.display.hide_cursor, c.kiosk.grab_keyboard)
         self.kiosk_lock = KioskLock(c.kiosk, self.mode)
         try:
             self.quit_chord: Chord = parse_chord(c.kiosk.quit_chord)
@@ -132,7 +132,9 @@ class App:
     def _first_frame(self, model: torch.nn.Module) -> None:
         """Render frame one before the loop starts, so the screen never opens on black."""
         state = self.mapping.update(0.0, {}, self.touch.frame())
-        request = RenderRequest(state.z, self.screen.get_size(), self.config.display.fit, time.perf_counter(), 0)
+        assert self.care is not None
+        request = RenderRequest(state.z, self.care.padded(self.screen.get_size()), self.config.display.fit,
+                                time.perf_counter(), 0)
         try:
             frame = self.worker.render(model, request)
         except Exception as exc:  # the worker will report it again; start on black meanwhile
@@ -156,11 +158,13 @@ class App:
             else:
                 self.stop("window closed")
         elif event.type == pygame.KEYDOWN:
-            self.on_key(event.key, pygame.key.get_mods())
+            # The modifiers held when the key went down: get_mods() is "now", and a loaded machine may
+            # read the event after a fast chord (e.g. xdotool, an operator's quick press) was released.
+            self.on_key(event.key, getattr(event, "mod", pygame.key.get_mods()))
         elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
             self.screen = pygame.display.get_surface()
             self.touch.resize(self.screen.get_size())
-            grab_input(self.mode, self.config.display.hide_cursor)  # a mode change can bring the cursor back
+            grab_input(self.mode, self.config.display.hide_cursor, self.config.kiosk.grab_keyboard)  # cursor may return
         else:
             self.touch.handle(event)
 
@@ -212,8 +216,8 @@ class App:
         self._speed_sum += self.state.latent_speed * dt_s
         self._speed_time += dt_s
         self._stamp += 1
-        self.worker.submit(RenderRequest(self.state.z, self.screen.get_size(), self.config.display.fit,
-                                         t_input_s, self._stamp))
+        self.worker.submit(RenderRequest(self.state.z, self.care.padded(self.screen.get_size()),
+                                         self.config.display.fit, t_input_s, self._stamp))
         result, self._seen_result = self.worker.results.get_newer(self._seen_result)
         if result is None or result.epoch != self.worker.epoch:
             return  # nothing new, or rendered by a model that has since been swapped out
@@ -235,9 +239,9 @@ class App:
         else:
             sw, sh = screen.get_size()
             fw, fh = self._frame_surface.get_size()
-            dx, dy = self.care.drift_px(time.monotonic())
-            if (fw, fh) != (sw, sh) or dx or dy:
-                screen.fill((0, 0, 0))  # letterbox bars, the burn-in drift's edge, or the moment after a resize
+            dx, dy = self.care.drift_px(time.monotonic())  # the frame is rendered that much larger: no edge shows
+            if (fw, fh) != self.care.padded((sw, sh)):
+                screen.fill((0, 0, 0))  # letterbox bars, or the moment after a resize
             screen.blit(self._frame_surface, ((sw - fw) // 2 + dx, (sh - fh) // 2 + dy))
             if self.care.calm_closed:
                 screen.fill(CALM_DIM, special_flags=pygame.BLEND_MULT)

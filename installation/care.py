@@ -112,6 +112,11 @@ class Caretaker:
         angle = 2 * math.pi * (now_s - self._t0_s) / b.drift_period_s
         return round(b.drift_px * math.cos(angle)), round(b.drift_px * math.sin(angle))
 
+    def padded(self, screen_size: tuple[int, int]) -> tuple[int, int]:
+        """Frames are rendered drift_px larger on each side, so the drift never shows an edge."""
+        pad = 2 * self.app.config.burnin.drift_px
+        return screen_size[0] + pad, screen_size[1] + pad
+
     def after_frame(self, now_s: float | None = None) -> None:
         """Called after each presented frame; cheap except on the rare ticks where a timer falls due."""
         now_s = time.monotonic() if now_s is None else now_s

@@ -87,6 +87,7 @@ class KioskConfig:
     # In fullscreen the operator HUD (F1/H) is locked; this chord, or unlock_file existing, unlocks it.
     admin_chord: str = "ctrl+shift+alt+u"
     unlock_file: str = ""  # path; while this file exists the HUD keys work in fullscreen ("" = chord only)
+    grab_keyboard: bool = False  # fullscreen grabs the keyboard (Alt+Tab reaches the show); test on the PC first
 
 
 @dataclass(frozen=True)

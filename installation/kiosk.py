@@ -3,8 +3,11 @@
 Only the quit chord quits (App.on_key). The operator HUD (F1/H) works in a window or headless, and in
 fullscreen only while unlocked: the admin chord toggles the lock, and an unlock file (a path in the
 config; present = unlocked, e.g. on a USB stick or created over SSH) unlocks too. Every other key is
-swallowed. SDL is asked to grab the keyboard in fullscreen so window-manager combos such as Alt+Tab
-reach the show (and are ignored) instead of revealing the desktop, and not to minimise on focus loss.
+swallowed. SDL is asked not to minimise the fullscreen window when it loses focus. With
+`kiosk.grab_keyboard` SDL also grabs the keyboard, so window-manager combos such as Alt+Tab reach the
+show (and are ignored) instead of revealing the desktop. It is off by default: on Xvfb + openbox a grab
+made synthetic (XTEST) key presses, the quit chord included, never arrive; try it on the kiosk PC and
+check that the quit chord still works before relying on it.
 """
 
 from __future__ import annotations
@@ -24,18 +27,21 @@ log = logging.getLogger(__name__)
 UNLOCK_FILE_CHECK_S = 1.0  # one stat() a second
 
 
-def prepare_kiosk_env() -> None:
-    """Before pygame.display.init(): keep a fullscreen show up when focus moves, and grab the keyboard."""
+def prepare_kiosk_env(grab_keyboard: bool) -> None:
+    """Before pygame.display.init(): keep a fullscreen show up when focus moves; optionally grab keys."""
     os.environ.setdefault("SDL_VIDEO_MINIMIZE_ON_FOCUS_LOSS", "0")
-    os.environ.setdefault("SDL_GRAB_KEYBOARD", "1")
+    if grab_keyboard:
+        os.environ.setdefault("SDL_GRAB_KEYBOARD", "1")
 
 
-def grab_input(mode: str, hide_cursor: bool) -> None:
-    """After the display is (re)opened: cursor hidden and keyboard grabbed in fullscreen."""
+def grab_input(mode: str, hide_cursor: bool, grab_keyboard: bool) -> None:
+    """After the display is (re)opened: cursor hidden (and the keyboard grabbed, if asked) in fullscreen."""
     if mode != "fullscreen":
         return
     if hide_cursor:
         pygame.mouse.set_visible(False)
+    if not grab_keyboard:
+        return
     try:
         pygame.event.set_keyboard_grab(True)
     except (pygame.error, AttributeError) as exc:  # older SDL: the window manager must be locked down instead
