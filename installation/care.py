@@ -54,7 +54,8 @@ class Caretaker:
         self.store.register("preset", lambda: c.run.preset, self._import_preset)
         self.store.register("latent", lambda: app.mapping.export_state(), lambda s: app.mapping.import_state(s))
         self.saved_preset = ""  # the preset running before a restart (presets will switch to it)
-        self._health = AtomicFileWriter(c.health.path, keep_backup=False, name="health-writer") if c.health.path else None
+        self._health = (AtomicFileWriter(c.health.path, keep_backup=False, name="health-writer")
+                        if c.health.path else None)
         self._frames = 0
         self._last_recovery_s = -math.inf
         self.recoveries = 0

@@ -24,7 +24,8 @@ toml_literal = st.one_of(
     st.integers(-10**12, 10**12).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(lambda x: repr(x).replace("inf", "inf").replace("nan", "nan")),
     st.sampled_from(["nan", "-inf", "+inf", "true", "false", "[]", "[1, 2]", "[16, 16]", "[1.5, 2]", "{}",
-                     "{a = 1}", '"x"', "'y'", '""', "[[1]]", "1979-05-27", "0x10", "1e400", "-0", '"Tue-Sun 10:00-18:00"',
+                     "{a = 1}", '"x"', "'y'", '""', "[[1]]", "1979-05-27", "0x10", "1e400", "-0",
+                     '"Tue-Sun 10:00-18:00"',
                      '"Mon-Mon 00:00-24:00"', '"ctrl+shift+alt+u"', '"cover"', '"black"', '"calm"']),
     st.text(max_size=30),
 )

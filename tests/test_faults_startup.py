@@ -33,7 +33,8 @@ def test_portaudio_missing(tmp_path):
     proc = run_main(*SHOW, "--mic", "auto", "--stats", str(stats), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
-    assert len(warnings) == 1 and "libportaudio2" in warnings[0] and "PortAudio library not found" in warnings[0], warnings
+    assert len(warnings) == 1, warnings
+    assert "libportaudio2" in warnings[0] and "PortAudio library not found" in warnings[0]
     last = read_stats(stats)[-1]
     assert last["sources"]["microphone"]["state"] != "live" and last["frames"] > 10
 
@@ -61,7 +62,8 @@ def test_truncated_weights_fall_back_to_the_builtin_model(tmp_path):
     proc = run_main(*SHOW, "--mic", "none", "--model", str(path), "--set", f'health.path="{health}"')
     assert proc.returncode == 0, proc.stderr[-3000:]
     errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
-    assert len(errors) == 1 and "cannot load model" in errors[0] and "falling back to the built-in 'seeded-cppn'" in errors[0]
+    assert len(errors) == 1, errors
+    assert "cannot load model" in errors[0] and "falling back to the built-in 'seeded-cppn'" in errors[0]
     assert json.loads(health.read_text())["model"] == "seeded-cppn"
 
 
