@@ -10,7 +10,7 @@ It starts the show (main.py without --supervise) as a child process and watches 
 - SIGTERM/SIGINT are passed on to the child, which saves its state and exits; then the supervisor exits;
 - a warm standby (a second show process that has imported torch and waits on a pipe) takes over at
   once after a failure, so the picture is back within about a second (`standby = false` saves its
-  ~200 MB of memory).
+  ~250 MB of memory).
 The child's state and health files default into `log_dir`, so a restarted show continues where the
 last one was. Everything (the supervisor's lines and the child's log) goes to a rotating log file.
 """
