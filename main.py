@@ -3,6 +3,7 @@
     python main.py                       fullscreen show with the default config
     python main.py --config my-show.toml --set display.fit=letterbox
     python main.py --headless --seconds 20 --record out.mp4
+    python main.py --supervise           the gallery way: restarted on crash or hang, state kept
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stats", metavar="PATH", help="append one JSON line of figures per second to PATH")
     p.add_argument("--list-models", action="store_true", help="list the shipped generators and exit")
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
+    p.add_argument("--supervise", action="store_true",
+                   help="run the show as a child process: restart it on crash or hang, keep its state, rotating log")
     return p.parse_args(argv)
 
 
@@ -89,9 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"reverie: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.supervise:
+        from installation.supervisor import supervise
+
+        return supervise(list(sys.argv[1:] if argv is None else argv), config)
     logging.basicConfig(level=config.run.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     from installation.app import App
+    from installation.standby import wait_for_go
 
+    if not wait_for_go():  # a supervisor's warm standby that was never needed
+        return 0
     try:
         return App(config).run()
     except ConfigError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,20 @@ import numpy as np
 import pygame
 import torch
 
+from installation.care import CALM_DIM, CALM_SPEED, Caretaker
 from installation.config import Config, ConfigError
 from installation.keys import Chord, parse_chord
+from installation.kiosk import KioskLock, grab_input, prepare_kiosk_env
 from installation.mapping.directions import find_directions_async
 from installation.mapping.engine import MappingOutput, PresetMapping
 from installation.mapping.learn import Demonstrations, LearnedMapping
 from installation.mapping.mirror import MirrorEncoder
-from installation.mapping.presets import Preset, list_presets, load_preset
+from installation.mapping.presets import PRESET_DIR, Preset, list_presets, load_preset
 from installation.render.display import open_display
 from installation.render.effects import Compositor
 from installation.render.hud import Hud
-from installation.render.loading import ModelLoader, find_encoder, load_model, pick_device, set_torch_threads
+from installation.render.loading import (FALLBACK_MODEL, ModelLoader, find_encoder, load_model, pick_device,
+                                        set_torch_threads)
 from installation.render.quality import Measurements, QualityController, QualityLevel, build_ladder, latch_timeout_s
 from installation.render.recorder import Recorder
 from installation.render.snapshot import save_snapshot_async
@@ -40,6 +44,7 @@ from models.registry import BUILTINS
 log = logging.getLogger(__name__)
 
 PRESET_KEYS = {getattr(pygame, f"K_{i}"): i - 1 for i in range(1, 10)}
+OPERATOR_KEYS = {pygame.K_F2, pygame.K_F3, pygame.K_F4, *PRESET_KEYS}  # locked in a fullscreen kiosk
 
 
 class App:
@@ -63,6 +68,7 @@ class App:
         self.demos = Demonstrations()
         self._directions: LatestSlot[np.ndarray] = LatestSlot()
         self._directions_seen = 0
+        self._directions_thread: threading.Thread | None = None
         self._mirror_seen = 0
         self.loader = ModelLoader()
         self._watch_due_s = 0.0
@@ -78,13 +84,18 @@ class App:
         self._stats_due_s = 0.0
         self.stats: StatsWriter | None = None
         self.recorder: Recorder | None = None
+        self.care: Caretaker | None = None  # state, health, opening hours, burn-in care
+        self.exit_code = 0
 
     # ---------------------------------------------------------------- setup
     def setup(self) -> None:
         c = self.config
         self.preset = load_preset(c.run.preset)  # a broken preset at start is a config error
         self._default_preset_path = self.preset.path
+        prepare_kiosk_env(c.kiosk.grab_keyboard)
         self.screen, self.mode = open_display(c.display)
+        grab_input(self.mode, c.display.hide_cursor, c.kiosk.grab_keyboard)
+        self.kiosk_lock = KioskLock(c.kiosk, self.mode)
         try:
             self.quit_chord: Chord = parse_chord(c.kiosk.quit_chord)
         except ValueError as exc:
@@ -103,10 +114,16 @@ class App:
         self.worker = GeneratorWorker(model, self.device, c.generator.render_size)
         self.worker.configure_accel(c.accel)
         self.touch = TouchTracker(self.screen.get_size())
-        self.compositor = Compositor(self.screen.get_size(), c.display.fit, c.display.effects_height)
-        self._setup_quality(model)
         self.t_start_s = time.perf_counter()
+        self.care = Caretaker(self)
+        # Burn-in drift: compose a margin larger than the screen, so the slow orbit never shows an edge.
+        self.compositor = Compositor(self.care.padded(self.screen.get_size()), c.display.fit, c.display.effects_height)
+        self._setup_quality(model)
         self._use_model(model)
+        # Restored in this order after a restart: the preset first, then where the walk was in it.
+        self.care.store.register("preset", self._preset_spec, self._restore_preset)
+        self.care.store.register("latent", lambda: self.mapping.export_state(), lambda s: self.mapping.import_state(s))
+        self.care.restore()  # before the first frame, so a restarted show continues where it was
         self._first_frame(model)
         self.worker.start()
         self.senses = Senses(c.camera, c.microphone)
@@ -116,7 +133,30 @@ class App:
         if c.stats.path:
             self.stats = StatsWriter(c.stats.path)
         self._stats_due_s = time.perf_counter() + c.stats.interval_s
+        self.care.start()
         self.running = True
+
+    def _preset_spec(self) -> str:
+        """How to find the running preset again: its name if shipped, else its path."""
+        path = Path(self.preset.path)
+        return path.stem if path.parent == PRESET_DIR else str(path)
+
+    def _restore_preset(self, spec: object) -> None:
+        """State restore after a restart: continue with the preset that was running."""
+        if not isinstance(spec, str) or not spec:
+            raise ValueError(f"preset must be a name or path, got {spec!r}")
+        if spec in (self.preset.path, self._preset_spec()):
+            return
+        try:
+            preset = load_preset(spec)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        log.info("continuing with preset %s from before the restart", preset.name)
+        self.preset = preset
+        self.mapping.set_preset(preset, 0.0)
+        if self._model_spec(preset) != self.model_spec:
+            self.model_spec = self._model_spec(preset)
+            self.loader.request(self.model_spec, self.device)
 
     def _model_spec(self, preset: Preset) -> str:
         """The config's model wins over the preset's, so an operator can pin one."""
@@ -127,7 +167,7 @@ class App:
         w, h = self.screen.get_size()
         self.mapping = PresetMapping(int(model.z_dim), self.preset, self.config.mapping.seed,
                                      time.perf_counter() - self.t_start_s, aspect=w / h)
-        find_directions_async(model, self._directions)
+        self._directions_thread = find_directions_async(model, self._directions)
 
     def _first_frame(self, model: torch.nn.Module) -> None:
         """Render frame one before the loop starts, so the screen never opens on black."""
@@ -276,19 +316,28 @@ class App:
             else:
                 self.stop("window closed")
         elif event.type == pygame.KEYDOWN:
-            self.on_key(event.key, pygame.key.get_mods())
+            # The modifiers held when the key went down: get_mods() is "now", and a loaded machine may
+            # read the event after a fast chord (e.g. xdotool, an operator's quick press) was released.
+            self.on_key(event.key, getattr(event, "mod", pygame.key.get_mods()))
         elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
             self.screen = pygame.display.get_surface()
             self.touch.resize(self.screen.get_size())
-            self.compositor.resize(self.screen.get_size())
+            assert self.care is not None
+            self.compositor.resize(self.care.padded(self.screen.get_size()))
+            grab_input(self.mode, self.config.display.hide_cursor, self.config.kiosk.grab_keyboard)  # cursor may return
         else:
             self.touch.handle(event)
 
     def on_key(self, key: int, mods: int) -> None:
         if self.quit_chord.matches(key, mods):
             self.stop("quit chord pressed")
+        elif self.kiosk_lock.on_admin_key(key, mods):
+            self.hud_visible = self.kiosk_lock.unlocked
         elif key in (pygame.K_F1, pygame.K_h):
-            self.hud_visible = not self.hud_visible
+            if self.kiosk_lock.allows_hud():  # fullscreen: only once an operator unlocked it
+                self.hud_visible = not self.hud_visible
+        elif key in OPERATOR_KEYS and not self.kiosk_lock.allows_hud():
+            pass  # locked fullscreen kiosk: operator keys do nothing for visitors
         elif key == pygame.K_F2:
             self._toggle_page("learn")
         elif key == pygame.K_F3:
@@ -341,10 +390,33 @@ class App:
             log.info("stopping: %s", reason)
         self.running = False
 
+    def fail(self, exit_code: int, reason: str) -> None:
+        """Stop with a non-zero exit code, so a supervisor restarts the show."""
+        self.exit_code = exit_code
+        self.stop(reason)
+
+    def restart_generator(self, reason: str) -> None:
+        """In-process recovery: a fresh generator thread with the built-in model (needs no file)."""
+        log.warning("restarting the generator with the built-in %r: %s", FALLBACK_MODEL, reason)
+        old = self.worker
+        old.close(timeout_s=1.0)  # a hung render keeps its (daemon) thread; the new one does not wait for it
+        model, self.model_entry = load_model(FALLBACK_MODEL, old.device)
+        self.worker = GeneratorWorker(model, old.device, self.config.generator.render_size)
+        if self.worker.z_dim != self.mapping.z_dim:
+            self._use_model(model)
+        self.model_spec = FALLBACK_MODEL
+        self._seen_result = 0
+        self.worker.start()
+
     # ---------------------------------------------------------------- update
     def update(self, dt_s: float) -> None:
         for event in pygame.event.get():
             self.handle_event(event)
+        assert self.care is not None
+        if self.care.black_closed:
+            return  # closed hours, black screen: the generator idles
+        if self.care.calm_closed:
+            dt_s *= CALM_SPEED
         t_input_s = time.perf_counter()
         self._watch_preset(t_input_s)
         self._quality_tick(t_input_s)
@@ -356,7 +428,7 @@ class App:
             log.info("nobody interacted for %.0f s: back to the default preset", out.attract.idle_s)
             self.switch_preset(self.config.run.preset)
         if out.snapshot and self._composed is not None:
-            save_snapshot_async(self._composed, Path(self.config.run.snapshot_dir))
+            save_snapshot_async(self._visible_picture(self._composed), Path(self.config.run.snapshot_dir))
         self._speed_sum += out.state.latent_speed * dt_s
         self._speed_time += dt_s
         self._stamp += 1
@@ -374,6 +446,13 @@ class App:
             return  # stale
         self._show(result)
 
+    def _visible_picture(self, composed: np.ndarray) -> np.ndarray:
+        """The part of the composed frame the screen shows (it is composed with a burn-in margin)."""
+        sw, sh = self.screen.get_size()
+        h, w = composed.shape[:2]
+        y, x = max(0, (h - sh) // 2), max(0, (w - sw) // 2)
+        return composed[y:y + sh, x:x + sw]
+
     def _poll_background(self) -> None:
         loaded = self.loader.poll()
         if loaded is not None:
@@ -385,7 +464,7 @@ class App:
                 if int(model.z_dim) != self.mapping.z_dim:
                     self._use_model(model)
                 else:
-                    find_directions_async(model, self._directions)
+                    self._directions_thread = find_directions_async(model, self._directions)
                 self._apply_preset_extras()
                 log.info("generator: now %s [%s]", entry.name, entry.arch)
         directions, self._directions_seen = self._directions.get_newer(self._directions_seen)
@@ -399,9 +478,10 @@ class App:
     # ---------------------------------------------------------------- draw
     def draw(self, dt_s: float) -> None:
         screen = self.screen
+        assert self.care is not None
         now = time.perf_counter()
         params = self.out.params if self.out is not None else {}
-        composed = self.compositor.compose(now, params, self.preset.effects)
+        composed = None if self.care.black_closed else self.compositor.compose(now, params, self.preset.effects)
         if composed is None:
             screen.fill((0, 0, 0))
         else:
@@ -409,9 +489,12 @@ class App:
             self._surface = pygame.image.frombuffer(composed, (composed.shape[1], composed.shape[0]), "RGB")
             sw, sh = screen.get_size()
             fw, fh = self._surface.get_size()
-            if (fw, fh) != (sw, sh):
+            dx, dy = self.care.drift_px(time.monotonic())  # composed that much larger: no edge shows
+            if (fw, fh) != self.care.padded((sw, sh)):
                 screen.fill((0, 0, 0))  # letterbox bars, or the moment after a resize
-            screen.blit(self._surface, ((sw - fw) // 2, (sh - fh) // 2))
+            screen.blit(self._surface, ((sw - fw) // 2 + dx, (sh - fh) // 2 + dy))
+            if self.care.calm_closed:
+                screen.fill(CALM_DIM, special_flags=pygame.BLEND_MULT)
         if self.hud_visible:
             self.hud.draw(screen, dt_s, self.hud_lines(), self.hud_meters())
         pygame.display.flip()
@@ -519,25 +602,34 @@ class App:
         try:
             self.setup()
             clock = pygame.time.Clock()
-            fps = self.config.display.fps
             end_s = self.t_start_s + self.config.run.seconds if self.config.run.seconds > 0 else float("inf")
             while self.running:
-                dt_s = clock.tick(fps) / 1000.0
-                self.update(dt_s)
-                self.draw(dt_s)
-                now = time.perf_counter()
-                if self.stats is not None and now >= self._stats_due_s:
-                    self._stats_due_s += self.config.stats.interval_s
-                    self.stats.write(self.stats_record())
-                if now >= end_s:
+                assert self.care is not None
+                self.step(clock.tick(self.care.target_fps()) / 1000.0)
+                if time.perf_counter() >= end_s:
                     self.stop(f"ran for {self.config.run.seconds:g} s")
-            return 0
+            return self.exit_code
         finally:
             self.close()
             for s, handler in previous.items():
                 signal.signal(s, handler)
 
+    def step(self, dt_s: float) -> None:
+        """One loop iteration: update, draw, then stats and the caretaker's timers."""
+        self.update(dt_s)
+        self.draw(dt_s)
+        now = time.perf_counter()
+        if self.stats is not None and now >= self._stats_due_s:
+            self._stats_due_s += self.config.stats.interval_s
+            self.stats.write(self.stats_record())
+        assert self.care is not None
+        self.care.after_frame()
+
     def close(self) -> None:
+        if self.care is not None:
+            self.care.close()  # the final state save, before anything it reads is torn down
+        if self._directions_thread is not None:
+            self._directions_thread.join(10.0)  # torch work still running at interpreter exit can abort it
         for part in ("mirror", "worker", "senses", "loader"):
             obj = getattr(self, part, None)
             if obj is not None:

@@ -7,11 +7,14 @@ start-up with one line naming the file, the key and what was expected (ConfigErr
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from installation.schedule import parse_schedule
 
 
 class ConfigError(Exception):
@@ -97,6 +100,10 @@ class HudConfig:
 class KioskConfig:
     # In fullscreen, Esc/Q do nothing; only this chord (modifiers + key, held together) quits.
     quit_chord: str = "ctrl+shift+alt+q"
+    # In fullscreen the operator HUD (F1/H) is locked; this chord, or unlock_file existing, unlocks it.
+    admin_chord: str = "ctrl+shift+alt+u"
+    unlock_file: str = ""  # path; while this file exists the HUD keys work in fullscreen ("" = chord only)
+    grab_keyboard: bool = False  # fullscreen grabs the keyboard (Alt+Tab reaches the show); test on the PC first
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,47 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class StateConfig:
+    path: str = ""  # JSON file: saved every interval_s and on close, restored on start ("" = off)
+    interval_s: float = _f(5.0, 0.5, 3600.0)
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    path: str = ""  # JSON health file, atomically replaced every interval_s ("" = off)
+    interval_s: float = _f(2.0, 0.2, 600.0)
+    frozen_s: float = _f(60.0, 0.0, 86400.0)  # output unchanged this long -> recovery (0 = off)
+    black_s: float = _f(60.0, 0.0, 86400.0)  # output black/uniform this long -> recovery (0 = off)
+    check_every: int = _f(15, 1, 10000)  # look at the output every this many frames
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    open: str = ""  # opening hours, local time, e.g. "Tue-Sun 10:00-18:00; Sat 10:00-22:00" ("" = always)
+    closed_mode: Literal["black", "calm"] = "black"  # black screen, or a dim slow loop
+    closed_fps: int = _f(2, 1, 30)  # display loop rate while closed (the generator idles when black)
+
+
+@dataclass(frozen=True)
+class BurnInConfig:
+    drift_px: int = _f(4, 0, 64)  # the picture orbits this far around the centre (0 = off)
+    drift_period_s: float = _f(900.0, 10.0, 86400.0)  # one orbit
+
+
+@dataclass(frozen=True)
+class SupervisorConfig:
+    log_dir: str = "~/.local/state/reverie"  # rotating log, health.json and state.json live here
+    hang_s: float = _f(15.0, 1.0, 3600.0)  # no heartbeat this long -> the show is killed and restarted
+    startup_s: float = _f(120.0, 5.0, 3600.0)  # allowed time to the first heartbeat
+    backoff_s: float = _f(1.0, 0.0, 600.0)  # first delay in a crash loop; doubles ...
+    max_backoff_s: float = _f(60.0, 0.1, 3600.0)  # ... up to this
+    stable_s: float = _f(60.0, 1.0, 86400.0)  # a show that ran this long restarts at once, back-off reset
+    standby: bool = True  # keep a spare show process imported and waiting: restarts take < 1 s
+    log_max_bytes: int = _f(5_000_000, 10_000, 1_000_000_000)
+    log_backups: int = _f(5, 1, 100)
+
+
+@dataclass(frozen=True)
 class Config:
     display: DisplayConfig = DisplayConfig()
     generator: GeneratorConfig = GeneratorConfig()
@@ -134,6 +182,11 @@ class Config:
     stats: StatsConfig = StatsConfig()
     record: RecordConfig = RecordConfig()
     run: RunConfig = RunConfig()
+    state: StateConfig = StateConfig()
+    health: HealthConfig = HealthConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    burnin: BurnInConfig = BurnInConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
 
 
 def _describe(tp: Any, meta: dict[str, Any]) -> str:
@@ -173,6 +226,8 @@ def _convert(tp: Any, meta: dict[str, Any], value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(expected)
         value = float(value)
+        if not math.isfinite(value):  # TOML allows nan/inf; both slip through range checks
+            raise ValueError(expected)
     elif tp is str:
         if not isinstance(value, str):
             raise ValueError(expected)
@@ -269,6 +324,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         raise ConfigError(f"{where}: microphone.max_retry_s: expected >= microphone.retry_s")
     if min(config.display.size) < 16 or min(config.camera.size) < 16:
         raise ConfigError(f"{where}: display.size/camera.size: expected sizes of at least 16 px")
+    try:
+        parse_schedule(config.schedule.open)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: schedule.open: {exc}") from None
     return config
 
 

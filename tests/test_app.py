@@ -64,7 +64,7 @@ def test_hud_toggles_with_f1_and_h_and_draws_over_the_picture(app):
     lines = app.hud_lines()
     assert any("display" in line and "generator" in line for line in lines)
     assert any("input->photon" in line for line in lines)
-    assert any(line.startswith("model seeded-cppn") for line in lines)
+    assert any(line.startswith(f"model {app.model_entry.name}") for line in lines)
     pygame.event.post(key(pygame.K_h))
     step(app)
     assert not app.hud_visible

@@ -54,7 +54,8 @@ def loop_overrides(args: argparse.Namespace, camera: str, mic: str, preset: str 
     w, h = (int(v) for v in args.size.lower().split("x"))
     out = ['display.mode="headless"', f"display.size=[{w}, {h}]", f"display.fps={fps or args.fps}",
            f'camera.source="{camera}"', f'microphone.source="{mic}"', "hud.visible=false",
-           'run.log_level="WARNING"', f"quality.enabled={'true' if args.quality else 'false'}"]
+           'run.log_level="WARNING"', f"quality.enabled={'true' if args.quality else 'false'}",
+           'state.path=""', 'health.path=""', 'schedule.open=""', 'stats.path=""', 'record.path=""']  # no side effects
     if preset:
         out.append(f'run.preset="{preset}"')
     return out + list(args.overrides)

@@ -96,6 +96,18 @@ def thumbnail(screen: pygame.Surface) -> np.ndarray:
         del view
 
 
+def step(app: App, clock: pygame.time.Clock) -> None:
+    """One iteration exactly as App.run paces it (the caretaker may lower the rate when closed)."""
+    care = getattr(app, "care", None)
+    fps = care.target_fps() if care is not None else app.config.display.fps
+    dt_s = clock.tick(fps) / 1000.0
+    if hasattr(app, "step"):
+        app.step(dt_s)
+    else:
+        app.update(dt_s)
+        app.draw(dt_s)
+
+
 def settle_background(app: App, timeout_s: float = 30.0) -> None:
     """Start-up work on other threads (the model's principal directions) must not count as the loop's."""
     end_s = time.perf_counter() + timeout_s
@@ -118,11 +130,8 @@ def run_loop(overrides: list[str], seconds: float, synchronous: bool, step_mic: 
             app.senses.microphone.close()
             app.senses.microphone = step_mic  # type: ignore[assignment]
         clock = pygame.time.Clock()
-        fps = app.config.display.fps
         for i in range(10):  # warm-up: first-touch allocations, caches, the worker's first renders
-            dt_s = clock.tick(fps) / 1000.0
-            app.update(dt_s)
-            app.draw(dt_s)
+            step(app, clock)
             if i == 2:
                 app.worker.accel.settle()  # the CPU trace is built in the background: measure after it
                 settle_background(app)
@@ -137,9 +146,7 @@ def run_loop(overrides: list[str], seconds: float, synchronous: bool, step_mic: 
         next_rss_s = t0
         end_s = t0 + seconds
         while app.running and time.perf_counter() < end_s:
-            dt_s = clock.tick(fps) / 1000.0
-            app.update(dt_s)
-            app.draw(dt_s)
+            step(app, clock)
             now = time.perf_counter()
             run.frame_times_s.append(now)
             if step_mic is not None:

@@ -103,7 +103,7 @@ class Accelerator:
     def __init__(self, device: torch.device, config: AccelConfig | None = None) -> None:
         self.device = device
         self.config = config or AccelConfig()
-        self.cuda = device.type == "cuda"
+        self.cuda = device.type == "cuda" and torch.cuda.is_available()  # tests may fake a GPU device
         self.plan = AccelPlan(str(device), "fp32", 0.0, False, False)
         self._dtype: torch.dtype | None = None
         self._prepared: dict[int, torch.nn.Module] = {}  # id(original model) -> the one to call

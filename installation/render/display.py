@@ -14,6 +14,8 @@ from installation.config import DisplayConfig
 
 log = logging.getLogger(__name__)
 
+NO_SCREEN_DRIVERS = ("offscreen", "dummy")  # SDL drivers that draw into memory, not onto a screen
+
 
 def prepare_headless_env(mode: str) -> None:
     """Must run before pygame.display.init(): the video driver is chosen there."""
@@ -29,6 +31,9 @@ def open_display(config: DisplayConfig) -> tuple[pygame.Surface, str]:
     prepare_headless_env(mode)
     try:
         pygame.display.init()
+        if mode != "headless" and pygame.display.get_driver() in NO_SCREEN_DRIVERS:
+            # Without DISPLAY, SDL quietly picks its offscreen driver: say so instead of "fullscreen".
+            raise pygame.error(f"only SDL's {pygame.display.get_driver()!r} driver is available")
         if mode == "fullscreen":
             surface = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
         elif mode == "windowed":

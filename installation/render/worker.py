@@ -4,7 +4,8 @@ The main thread submits render requests into a latest-value slot and never waits
 renders only the newest request (older ones are overwritten unseen), converts the picture to
 uint8 at the size it will be shown, and posts the result. A model swap raises `epoch`, so results
 still in flight from the old model are recognisably stale. An exception or a NaN picture becomes
-an error result; the main thread keeps showing the previous frame.
+an error result; the main thread keeps showing the previous frame. CUDA running out of memory
+moves the model to the CPU once (slower, but the show goes on).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -64,11 +67,23 @@ def to_uint8_frame(image: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(img.permute(1, 2, 0).cpu().numpy())
 
 
+def to_device(obj: Any, device: torch.device) -> Any:
+    """Move a model or tensor; the worker's only way onto a device (tests inject a fake GPU here)."""
+    return obj.to(device)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
 class GeneratorWorker:
     """Renders the newest RenderRequest on its own thread; see the module docstring."""
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, render_size: int = 160) -> None:
+    def __init__(self, model: torch.nn.Module, device: torch.device, render_size: int = 160,
+                 move: Callable[[Any, torch.device], Any] = to_device) -> None:
         self.device = device
+        self._move = move
         self.render_size = render_size
         self._model = model
         self.epoch = 0
@@ -132,6 +147,8 @@ class GeneratorWorker:
                 frame = self.render(model, request)
                 result = RenderResult(frame, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3)
             except Exception as exc:  # any model failure becomes a visible, logged error, not a dead thread
+                if is_out_of_memory(exc) and self.device.type != "cpu" and self._fall_back_to_cpu(model, exc):
+                    continue  # the same request is still the newest; the next one renders on the CPU
                 self.errors += 1
                 message = f"{type(exc).__name__}: {exc}"
                 if self.errors == 1 or math.log2(self.errors).is_integer():  # 1, 2, 4, 8 ... keeps the log readable
@@ -141,10 +158,29 @@ class GeneratorWorker:
             self.rendered += 1
             self.results.put(result)
 
+    def _fall_back_to_cpu(self, model: torch.nn.Module, exc: BaseException) -> bool:
+        """Out of GPU memory: move the model to the CPU for good. True when it moved."""
+        cpu = torch.device("cpu")
+        try:
+            moved = self._move(model, cpu)
+        except Exception as move_exc:  # noqa: BLE001 - then report the original error as usual
+            log.error("out of GPU memory and the model cannot move to the CPU (%s)", move_exc)
+            return False
+        with self._swap_lock:
+            if self._model is model:
+                self._model = moved
+            self.device = cpu
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        log.warning("out of GPU memory (%s); the generator runs on the CPU from now on", str(exc).splitlines()[0][:120])
+        return True
+
     def render(self, model: torch.nn.Module, request: RenderRequest) -> np.ndarray:
         """One request -> a uint8 frame sized for the screen. Runs on the worker thread."""
         out_w, out_h = request.out_size
-        z = torch.from_numpy(request.z).to(self.device, non_blocking=True)
+        z = self._move(torch.from_numpy(request.z), self.device)
+        if self.accel.device != self.device:  # fell back to the CPU after running out of GPU memory
+            self.accel = Accelerator(self.device, self.accel.config)
         with torch.inference_mode(), self.accel.autocast():
             if hasattr(model, "coordinates"):  # resolution-free: render the screen's aspect directly
                 height = self.accel.render_height(self.render_size, out_h)

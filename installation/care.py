@@ -1,0 +1,193 @@
+"""Caretaker: what keeps an unattended show healthy, called once per frame by the App.
+
+It owns the saved state (StateStore), the health file, the output watch (frozen/black -> recovery),
+the supervisor heartbeat, the opening hours and the burn-in drift. Each concern lives in its own
+module; this one only schedules them, so the App needs a handful of hook lines.
+
+Other parts of the show register their own state with `app.care.store.register(name, export_fn,
+import_fn)` before `app.care.restore()` runs (the App registers the running preset there).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from installation.health import Heartbeat, OutputWatch, thumbnail
+from installation.schedule import parse_schedule
+from installation.standby import RESTARTS_ENV
+from installation.state import AtomicFileWriter, StateStore
+
+if TYPE_CHECKING:
+    from installation.app import App
+
+log = logging.getLogger(__name__)
+
+SCHEDULE_CHECK_S = 1.0
+RECOVERY_WINDOW_S = 600.0  # a second bad-output verdict within this after an in-process recovery -> exit
+CALM_SPEED = 0.25  # the closed-hours calm loop walks at a quarter speed ...
+CALM_DIM = (90, 90, 90)  # ... and at about a third of the brightness
+EXIT_UNHEALTHY = 3  # exit code when the output stayed frozen/black after an in-process recovery
+
+
+class Caretaker:
+    def __init__(self, app: App, clock: Callable[[], datetime] = datetime.now) -> None:
+        c = app.config
+        self.app = app
+        self.clock = clock  # injectable: tests move opening hours without waiting for them
+        self.schedule = parse_schedule(c.schedule.open)
+        self.open = self.schedule.is_open(clock())
+        self.watch = OutputWatch(c.health.frozen_s, c.health.black_s)
+        self.heartbeat = Heartbeat.from_env()
+        raw_restarts = os.environ.get(RESTARTS_ENV, "0")
+        self.restarts = int(raw_restarts) if raw_restarts.isdigit() else 0
+        self.store = StateStore(c.state.path or None)
+        self._health = (AtomicFileWriter(c.health.path, keep_backup=False, name="health-writer")
+                        if c.health.path else None)
+        self._frames = 0
+        self._last_recovery_s = -math.inf
+        self.recoveries = 0
+        self.last_verdict = ""
+        now = time.monotonic()
+        self._t0_s = now
+        self._next_schedule_s = now + SCHEDULE_CHECK_S
+        self._next_state_s = now + c.state.interval_s
+        self._next_health_s = now  # first health file at once: the technician sees the show is up
+
+    # ------------------------------------------------------------ lifecycle
+    def restore(self) -> None:
+        self.store.restore()
+
+    def start(self) -> None:
+        self.store.start()
+        if self._health is not None:
+            try:
+                self._health.start()
+            except OSError as exc:
+                log.error("cannot create the folder for %s (%s); no health file", self._health.path, exc)
+                self._health = None
+        log.info("opening hours: %s; now %s", self.app.config.schedule.open or "always open",
+                 "open" if self.open else f"closed ({self.app.config.schedule.closed_mode})")
+
+    def close(self) -> None:
+        self.store.close()
+        if self._health is not None:
+            self._health.close()
+
+    # ------------------------------------------------------------ per frame
+    @property
+    def black_closed(self) -> bool:
+        return not self.open and self.app.config.schedule.closed_mode == "black"
+
+    @property
+    def calm_closed(self) -> bool:
+        return not self.open and self.app.config.schedule.closed_mode == "calm"
+
+    def target_fps(self) -> int:
+        return self.app.config.display.fps if self.open else self.app.config.schedule.closed_fps
+
+    def drift_px(self, now_s: float) -> tuple[int, int]:
+        """Burn-in care: the picture orbits a few px around the centre, too slowly to notice."""
+        b = self.app.config.burnin
+        if b.drift_px == 0:
+            return 0, 0
+        angle = 2 * math.pi * (now_s - self._t0_s) / b.drift_period_s
+        return round(b.drift_px * math.cos(angle)), round(b.drift_px * math.sin(angle))
+
+    def padded(self, screen_size: tuple[int, int]) -> tuple[int, int]:
+        """Frames are rendered drift_px larger on each side, so the drift never shows an edge."""
+        pad = 2 * self.app.config.burnin.drift_px
+        return screen_size[0] + pad, screen_size[1] + pad
+
+    def after_frame(self, now_s: float | None = None) -> None:
+        """Called after each presented frame; cheap except on the rare ticks where a timer falls due."""
+        now_s = time.monotonic() if now_s is None else now_s
+        c = self.app.config
+        self.heartbeat.beat(now_s)
+        self._frames += 1
+        if now_s >= self._next_schedule_s:
+            self._next_schedule_s = now_s + SCHEDULE_CHECK_S
+            self.check_schedule()
+            self.app.kiosk_lock.poll(now_s)
+            if not self.app.kiosk_lock.unlocked and self.app.hud_visible:
+                self.app.hud_visible = False  # unlock file removed: the HUD goes with it
+        if self._frames % c.health.check_every == 0:
+            self._check_output(now_s)
+        if now_s >= self._next_state_s:
+            self._next_state_s = now_s + c.state.interval_s
+            self.store.save()
+        if self._health is not None and now_s >= self._next_health_s:
+            self._next_health_s = now_s + c.health.interval_s
+            self._health.put(json.dumps(self.health_record(), separators=(",", ":")))
+
+    def check_schedule(self) -> None:
+        is_open = self.schedule.is_open(self.clock())
+        if is_open != self.open:
+            self.open = is_open
+            self.watch.reset()
+            log.info("opening hours: now %s", "open" if is_open else f"closed ({self.app.config.schedule.closed_mode})")
+
+    def _check_output(self, now_s: float) -> None:
+        if self.black_closed:
+            self.watch.reset()  # black on purpose
+            return
+        verdict = self.watch.observe(thumbnail(self.app.screen), now_s)
+        if not verdict:
+            return
+        self.last_verdict = verdict
+        self.watch.reset()
+        if now_s - self._last_recovery_s < RECOVERY_WINDOW_S:
+            log.error("output still %s after restarting the generator; exiting with code %d for the supervisor",
+                      verdict, EXIT_UNHEALTHY)
+            self.app.fail(EXIT_UNHEALTHY, f"output {verdict}")
+            return
+        self._last_recovery_s = now_s
+        self.recoveries += 1
+        self.app.restart_generator(f"output {verdict} for {self._limit_s(verdict):g} s")
+
+    def _limit_s(self, verdict: str) -> float:
+        h = self.app.config.health
+        return h.frozen_s if verdict == "frozen" else h.black_s
+
+    # ------------------------------------------------------------ health file
+    def health_record(self) -> dict[str, Any]:
+        app = self.app
+        now = time.perf_counter()
+        status = app.senses.status()
+        folder = Path(app.config.state.path or app.config.health.path or ".").expanduser().resolve().parent
+        try:
+            disk_free_mb = round(shutil.disk_usage(folder).free / 2**20, 1)
+        except OSError:
+            disk_free_mb = -1.0
+        return {
+            "t_wall": datetime.now().isoformat(timespec="seconds"),
+            "pid": os.getpid(),
+            "uptime_s": round(now - app.t_start_s, 1),
+            "restarts": self.restarts,
+            "frames": app.frames_presented,
+            "fps": round(app._fps.rate(now), 2),
+            "generator_fps": round(app._gen_fps.rate(now), 2),
+            "camera": {"state": status["camera"].state, "detail": status["camera"].detail},
+            "microphone": {"state": status["microphone"].state, "detail": status["microphone"].detail},
+            "last_error": app.last_error,
+            "generator_errors": app.worker.errors,
+            "model": app.model_entry.name,
+            "preset": app.preset.name,
+            "open": self.open,
+            "output_std": round(self.watch.last_std, 2),
+            "recoveries": self.recoveries,
+            "last_verdict": self.last_verdict,
+            "state_error": self.store.error,
+            "record_error": app.recorder.error if app.recorder is not None else "",
+            "disk_free_mb": disk_free_mb,
+            "screen": list(app.screen.get_size()),
+            "hud_unlocked": app.kiosk_lock.unlocked,
+        }
