@@ -140,8 +140,8 @@ class GANTrainer:
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
-        if self.G_ema is not None:
-            _ema_update(self.G_ema, self.G, self.tc.ema)
+        if self.G_ema is not None:  # warm-up: a young run's average must not be dominated by the random init
+            _ema_update(self.G_ema, self.G, min(self.tc.ema, (step + 1) / (step + 10)))
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
                 "d_real": logits[:b].detach().mean(), "d_fake": logits[b:].detach().mean()}
 

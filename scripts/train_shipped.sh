@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The training runs behind assets/models (after scripts/prepare_data.sh), in order, one at a time.
 # Budgets are training minutes on a shared 2-core CPU (see each card for the steps reached).
-# Usage: scripts/train_shipped.sh [vae|cppn|baseline|sagan ...]   (default: all)
+# Usage: scripts/train_shipped.sh [vae|cppn|baseline|gan-mnist|sagan ...]   (baseline = seed + gan-mnist)   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="nice -n 15 ${PYTHON:-.venv/bin/python}"
@@ -21,13 +21,15 @@ for what in $STEPS; do
     baseline)  # same data, same training minutes: the seed essay's DCGAN vs our GAN
       mkdir -p runs/seed-mnist runs/gan-mnist
       $PY -m models.train --arch seed-dcgan --data data/mnist28 --out runs/seed-mnist \
-          --set steps=1000000 --set minutes=4 --set sample_every=2000 --set flip=false --set shift=0
+          --set steps=1000000 --set minutes=4 --set sample_every=2000 --set flip=false --set shift=0 ;&
+    gan-mnist)
+      mkdir -p runs/gan-mnist
       $PY -m models.train --arch gan --data data/mnist28 --out runs/gan-mnist \
           --set steps=100000 --set minutes=4 --set sample_every=100 --set flip=false --set shift=0 ;;
     sagan)  # SAGAN (self-attention at 16x16) on 32 px emoji
       mkdir -p runs/sagan-emoji
       $PY -m models.train --arch sagan --data data/emoji32 --out runs/sagan-emoji \
-          --set g_width=24 --set d_width=24 --set steps=100000 --set minutes=40 --set sample_every=200 ;;
+          --set g_width=24 --set d_width=24 --set steps=100000 --set minutes=35 --set sample_every=200 ;;
     *) echo "unknown run $what" >&2; exit 2 ;;
   esac
 done

@@ -67,3 +67,17 @@ def write_test_wav(
         out.setframerate(samplerate)
         out.writeframes(interleaved.tobytes())
     return path
+
+
+def write_still_then_moving(path: str | Path, fps: int = 20, size: tuple[int, int] = (160, 120)) -> Path:
+    """A 4 s MJPG loop: a square stands still for 2 s, then slides across for 2 s."""
+    path = Path(path)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    w, h = size
+    for i in range(4 * fps):
+        frame = np.full((h, w, 3), 30, np.uint8)
+        x = 10 if i < 2 * fps else 10 + int((w - 50) * (i - 2 * fps) / (2 * fps))
+        frame[40:80, x:x + 40] = (40, 200, 250)
+        writer.write(frame)
+    writer.release()
+    return path

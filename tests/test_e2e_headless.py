@@ -5,7 +5,7 @@ import re
 import imageio_ffmpeg
 import numpy as np
 
-from tests.media import write_test_video, write_test_wav
+from tests.media import write_still_then_moving, write_test_wav
 from tests.runner import read_stats, run_main
 
 SECONDS = 8.0
@@ -14,13 +14,13 @@ SIZE = (320, 180)
 
 
 def test_headless_show_records_an_animating_mp4_and_sound_speeds_it_up(tmp_path):
-    video = write_test_video(tmp_path / "room.avi", seconds=3.0, fps=20.0, size=(320, 240))
+    video = write_still_then_moving(tmp_path / "room.avi")  # still 2 s, moving 2 s, looping
     # 4 s of near-silence, then 4 s of a loud tone; the file loops, so the show hears both.
     wav = write_test_wav(tmp_path / "room.wav", segments=[(4.0, 0.0005, 220.0), (4.0, 0.7, 220.0)])
     out, stats_path = tmp_path / "out.mp4", tmp_path / "stats.jsonl"
     proc = run_main("--headless", "--seconds", str(SECONDS), "--record", str(out), "--camera", str(video),
                     "--mic", str(wav), "--stats", str(stats_path), "--set", f"display.size=[{SIZE[0]}, {SIZE[1]}]",
-                    "--set", f"display.fps={FPS}", "--set", "stats.interval_s=0.5")
+                    "--set", f"display.fps={FPS}", "--set", "stats.interval_s=0.25")
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     # The MP4: H.264, the size of the screen, one frame per 1/FPS of wall-clock show time.
@@ -41,13 +41,15 @@ def test_headless_show_records_an_animating_mp4_and_sound_speeds_it_up(tmp_path)
 
     # Stats: sources are live, and loud sound moves the latent faster than near-silence.
     stats = read_stats(stats_path)
-    assert len(stats) >= 12
+    assert len(stats) >= 24
     last = stats[-1]
     assert last["sources"]["camera"]["state"] == "live" and last["sources"]["microphone"]["state"] == "live"
     for key in ("fps", "generator_fps", "latency_ms_p50", "latency_ms_p95", "features", "preset", "model"):
         assert key in last
-    assert last["features"]["motion"] > 0.0
-    quiet = [s["latent_speed"] for s in stats[1:] if s["features"]["loudness"] < 0.05]
-    loud = [s["latent_speed"] for s in stats[1:] if s["features"]["loudness"] > 0.8]
-    assert len(quiet) >= 3 and len(loud) >= 3, [s["features"]["loudness"] for s in stats]
-    assert np.median(loud) > 1.5 * np.median(quiet), (quiet, loud)  # camera motion drives it too
+    assert max(s["features"]["motion"] for s in stats) > 0.1  # the camera video reached the senses
+    # Compare while the camera is still, so only the sound differs.
+    still = [s for s in stats[2:] if s["features"]["motion"] < 0.01]
+    quiet = [s["latent_speed"] for s in still if s["features"]["loudness"] < 0.05]
+    loud = [s["latent_speed"] for s in still if s["features"]["loudness"] > 0.8]
+    assert len(quiet) >= 2 and len(loud) >= 2, [(s["features"]["loudness"], s["features"]["motion"]) for s in stats]
+    assert np.median(loud) > 2.0 * np.median(quiet), (quiet, loud)

@@ -4,7 +4,6 @@ The camera is still for 2 s then moving for 2 s (looping); the sound is near-sil
 loud for 4 s. From --stats: louder sound and more motion each move the latent measurably more than
 their absence. Touch is covered in-process below (a headless subprocess has no pointer)."""
 
-import cv2
 import imageio_ffmpeg
 import numpy as np
 import pygame
@@ -13,23 +12,11 @@ import pytest
 from installation.app import App
 from installation.config import load_config
 from installation.mapping.presets import list_presets
-from tests.media import write_test_wav
+from tests.media import write_still_then_moving, write_test_wav
 from tests.runner import read_stats, run_main
 
 PRESETS = list_presets()
 RATIO = 1.3  # "measurably more"
-
-
-def write_still_then_moving(path, fps=20, size=(160, 120)):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
-    w, h = size
-    for i in range(4 * fps):
-        frame = np.full((h, w, 3), 30, np.uint8)
-        x = 10 if i < 2 * fps else 10 + int((w - 50) * (i - 2 * fps) / (2 * fps))
-        frame[40:80, x:x + 40] = (40, 200, 250)
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 @pytest.fixture(scope="module")

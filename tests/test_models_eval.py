@@ -33,10 +33,10 @@ def test_feature_net_is_deterministic() -> None:
 
 def test_kid_and_prdc_separate_real_from_noise() -> None:
     net = FeatureNet()
-    real_a, real_b = features(net, blobs(200, seed=1)), features(net, blobs(200, seed=2))
-    noise = features(net, torch.rand(200, 3, 32, 32) * 2 - 1)
-    k_real, _ = kid(real_a, real_b, subsets=5, subset_size=100)
-    k_noise, _ = kid(real_a, noise, subsets=5, subset_size=100)
+    real_a, real_b = features(net, blobs(120, seed=1)), features(net, blobs(120, seed=2))
+    noise = features(net, torch.rand(120, 3, 32, 32) * 2 - 1)
+    k_real, _ = kid(real_a, real_b, subsets=5, subset_size=60)
+    k_noise, _ = kid(real_a, noise, subsets=5, subset_size=60)
     assert k_noise > 20 * max(k_real, 1e-4)
     assert prdc(real_a, real_b)["precision"] > 0.5
     assert prdc(real_a, noise)["precision"] < 0.1
