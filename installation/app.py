@@ -213,9 +213,15 @@ class App:
         (bounded) for the one just requested, saving a frame of latency; never for a slow generator."""
         timeout_s = latch_timeout_s(self._render_ms.percentile(50), self.config.display.fps,
                                     self.config.quality.latch_fraction)
-        if timeout_s > 0:
-            return self.worker.results.wait_newer(self._seen_result, timeout_s)
-        return self.worker.results.get_newer(self._seen_result)
+        result, seen = self.worker.results.get_newer(self._seen_result)
+        deadline_s = time.perf_counter() + timeout_s
+        while timeout_s > 0 and (result is None or result.stamp < self._stamp):  # not this frame's yet
+            remaining_s = deadline_s - time.perf_counter()
+            newer, newer_seen = self.worker.results.wait_newer(seen, remaining_s) if remaining_s > 0 else (None, seen)
+            if newer is None:
+                break
+            result, seen = newer, newer_seen
+        return result, seen
 
     def _apply_quality(self, level: QualityLevel) -> None:
         self.worker.set_render_size(level.render_size)
