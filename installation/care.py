@@ -112,6 +112,8 @@ class Caretaker:
         now_s = time.monotonic() if now_s is None else now_s
         c = self.app.config
         self.heartbeat.beat(now_s)
+        if self.heartbeat.lost:  # whatever restarts the supervisor restarts us with it: never two shows
+            self.app.stop("the supervisor is gone")
         self._frames += 1
         if now_s >= self._next_schedule_s:
             self._next_schedule_s = now_s + SCHEDULE_CHECK_S

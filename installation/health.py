@@ -77,6 +77,7 @@ class Heartbeat:
 
     def __init__(self, fd: int | None) -> None:
         self.fd = fd
+        self.lost = False  # the supervisor went away (a show without it would be started twice by systemd)
         self._next_s = 0.0
         if fd is not None:
             os.set_blocking(fd, False)  # a full pipe (supervisor stopped reading) must not block the show
@@ -97,6 +98,7 @@ class Heartbeat:
             os.write(self.fd, b".")
         except BlockingIOError:
             pass
-        except OSError as exc:  # the supervisor is gone: nobody to tell
-            log.warning("heartbeat pipe closed (%s); running unsupervised", exc)
+        except OSError as exc:  # the supervisor is gone
+            log.warning("heartbeat pipe closed (%s): the supervisor is gone", exc)
             self.fd = None
+            self.lost = True

@@ -150,7 +150,7 @@ def evaluate(model: nn.Module, real: torch.Tensor, n: int = 1000, seed: int = 0,
     z = torch.randn(n, model.z_dim, generator=gen)
     fake = generate(model, z, res)
     f_real, f_fake = features(net, real[:n]), features(net, fake)
-    kid_mean, kid_std = kid(f_real, f_fake, subset_size=min(500, n))
+    kid_mean, kid_std = kid(f_real, f_fake, subset_size=min(500, n // 2))
     metrics: dict[str, Any] = {"n": n, "kid_x1000": round(kid_mean * 1000, 3), "kid_x1000_std": round(kid_std * 1000, 3)}
     metrics.update({k: round(v, 4) for k, v in prdc(f_real, f_fake).items()})
     # smoothness: feature change per unit latent step along straight lines

@@ -20,7 +20,7 @@ import torch
 
 from installation.app import App
 from installation.config import load_config
-from installation.health import Heartbeat, OutputWatch, thumbnail
+from installation.health import HEARTBEAT_ENV, Heartbeat, OutputWatch, thumbnail
 
 
 def test_output_watch_frozen_and_black():
@@ -62,6 +62,27 @@ def test_heartbeat_never_blocks_on_a_full_pipe():
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_a_show_whose_supervisor_is_gone_stops(tmp_path):
+    """Log: 'heartbeat pipe closed ...: the supervisor is gone', then 'stopping: the supervisor is gone'.
+    Otherwise a supervisor restarted by systemd would start a second show next to the orphan."""
+    r, w = os.pipe()
+    os.environ[HEARTBEAT_ENV] = str(w)
+    try:
+        app = headless_app(tmp_path)
+        app.setup()
+    finally:
+        del os.environ[HEARTBEAT_ENV]
+    try:
+        app.step(1 / 30)
+        assert app.running and os.read(r, 10) == b"."
+        os.close(r)  # the supervisor dies
+        app.care.heartbeat._next_s = 0.0
+        app.step(1 / 30)
+        assert not app.running
+    finally:
+        app.close()
 
 
 class NanForever(torch.nn.Module):
