@@ -194,5 +194,7 @@ class GeneratorWorker:
         (x, y, w, h), dst = fit_rect(frame.shape[1], frame.shape[0], out_w, out_h, request.fit)
         frame = frame[y:y + h, x:x + w]
         if (frame.shape[1], frame.shape[0]) != dst:
-            frame = cv2.resize(frame, dst, interpolation=cv2.INTER_LINEAR)
+            # Big enlargements of 32-64 px models: bicubic hides the pixel grid that bilinear shows.
+            big = dst[0] > 3 * frame.shape[1]
+            frame = cv2.resize(frame, dst, interpolation=cv2.INTER_CUBIC if big else cv2.INTER_LINEAR)
         return np.ascontiguousarray(frame)
