@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pygame
 import pytest
-import torch
 
 from installation.app import App
 from installation.config import ConfigError, load_config
 from installation.mapping.walk import WalkInputs
+from tests.generators import Exploding
 from tests.runner import run_main
 
 
@@ -97,18 +97,6 @@ def test_generator_failure_keeps_the_previous_frame_and_reports_it(app, caplog):
     assert app.frame is shown  # the last good frame is still up
     assert any("generator error" in line for line in app.hud_lines())
     assert app.stats_record()["generator_errors"] >= 1
-
-
-class Exploding(torch.nn.Module):
-    img_resolution = 8
-    img_channels = 3
-
-    def __init__(self, z_dim: int) -> None:
-        super().__init__()
-        self.z_dim = z_dim
-
-    def forward(self, z):
-        raise RuntimeError("model exploded")
 
 
 def test_broken_model_file_falls_back_to_builtin(tmp_path, caplog):

@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 import pygame
-import torch
 
 from installation.app import App
 from installation.config import load_config
 from installation.health import HEARTBEAT_ENV, Heartbeat, OutputWatch, thumbnail
+from tests.generators import NanForever
 
 
 def test_output_watch_frozen_and_black():
@@ -83,18 +83,6 @@ def test_a_show_whose_supervisor_is_gone_stops(tmp_path):
         assert not app.running
     finally:
         app.close()
-
-
-class NanForever(torch.nn.Module):
-    img_resolution = 8
-    img_channels = 3
-
-    def __init__(self, z_dim: int) -> None:
-        super().__init__()
-        self.z_dim = z_dim
-
-    def forward(self, z):
-        return torch.full((1, 3, 8, 8), float("nan"))
 
 
 def headless_app(tmp_path, *overrides: str) -> App:

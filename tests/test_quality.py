@@ -88,6 +88,18 @@ def run_for(worker: GeneratorWorker, seconds: float) -> Measurements:
     return Measurements(60.0, got / seconds, float(np.median(render_ms)) if render_ms else 0.0)
 
 
+def drive(worker, q, t, done, steps: int = 20) -> float:
+    """Feed the controller 0.2 s measurements of the real worker and apply its decisions until done()."""
+    for _ in range(steps):
+        t += 0.2
+        decision = q.update(t, run_for(worker, 0.2))
+        if decision is not None:
+            worker.set_render_size(decision.level.render_size)
+        if done():
+            break
+    return t
+
+
 def test_controller_holds_the_rate_with_an_artificially_slow_generator():
     # 64 px high (114x64 px) takes ~100 ms: 10 fps, far behind a 20 fps generator target.
     model = SleepyCPPN(s_per_px=0.1 / (64 * 114))
@@ -96,25 +108,11 @@ def test_controller_holds_the_rate_with_an_artificially_slow_generator():
     worker.start()
     try:
         t = 0.0
-        for _ in range(20):
-            m = run_for(worker, 0.2)
-            t += 0.2
-            decision = q.update(t, m)
-            if decision is not None:
-                worker.set_render_size(decision.level.render_size)
-            if q.index >= 1:
-                break
+        t = drive(worker, q, t, lambda: q.index >= 1)
         assert q.index >= 1, "did not step down under a slow generator"
         assert worker.render_size < 64
         model.s_per_px = 0.001 / (64 * 114)  # the slowdown is gone: lots of headroom
-        for _ in range(20):
-            m = run_for(worker, 0.2)
-            t += 0.2
-            decision = q.update(t, m)
-            if decision is not None:
-                worker.set_render_size(decision.level.render_size)
-            if q.index == 0:
-                break
+        t = drive(worker, q, t, lambda: q.index == 0)
         assert q.index == 0 and worker.render_size == 64, "did not recover with headroom"
     finally:
         worker.close()
