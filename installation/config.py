@@ -117,6 +117,7 @@ class RecordConfig:
     path: str = ""  # MP4 file to record the output into; "" = off
     max_queue: int = _f(8, 1, 240)  # frames waiting for the encoder before new ones are dropped
     crf: int = _f(20, 0, 51)  # H.264 quality (lower = better, bigger)
+    dir: str = "recordings"  # where R (or /reverie/record) starts a new timestamped MP4
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,62 @@ class SupervisorConfig:
 
 
 @dataclass(frozen=True)
+class OscConfig:
+    enabled: bool = True  # OSC server for performers' tools (TouchOSC, Ableton, Resolume, TouchDesigner)
+    host: str = "127.0.0.1"  # listen address; anything but loopback needs allow or secret (docs/privacy.md)
+    port: int = _f(9000, 1, 65535)
+    allow: tuple[str, ...] = ()  # sender addresses/networks accepted from the LAN, e.g. ["192.168.1.0/24"]
+    secret: str = ""  # a sender that sends /reverie/auth <secret> is accepted from then on
+    send_host: str = "127.0.0.1"  # where features go out (/reverie/features/...)
+    send_port: int = _f(0, 0, 65535)  # 0 = send nothing
+    send_rate_hz: float = _f(30.0, 1.0, 240.0)
+    wekinator: bool = False  # also send /wek/inputs to wekinator_port and accept /wek/outputs
+    wekinator_host: str = "127.0.0.1"
+    wekinator_port: int = _f(6448, 1, 65535)
+    wekinator_inputs: tuple[str, ...] = ("loudness", "band_low", "band_mid", "band_high", "onset", "motion",
+                                         "motion_x", "motion_y", "presence")
+    wekinator_outputs: tuple[str, ...] = ("speed", "diversity", "trails", "hue_shift")  # parameters, 0..1 = their range
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    enabled: bool = True  # MIDI controllers and clock; nothing happens if no port is there
+    port: str = ""  # "" = every input port (new ones are picked up while running); else part of a port's name
+    virtual: bool = False  # also open a virtual input port "Reverie" that a DAW can send to
+    backend: str = ""  # mido backend, e.g. "mido.backends.rtmidi/UNIX_JACK"; "" = mido's default
+    rescan_s: float = _f(2.0, 0.2, 600.0)  # how often to look for new ports
+    clock: bool = True  # MIDI clock in sets the tempo and beat phase
+
+
+@dataclass(frozen=True)
+class TempoConfig:
+    source: Literal["auto", "audio", "tap", "midi"] = "auto"  # auto: MIDI clock, else a recent tap, else the audio
+    quantise: Literal["off", "beat", "bar"] = "bar"  # preset/model switches from controllers wait for this
+    beats_per_bar: int = _f(4, 1, 16)
+    tap_hold_s: float = _f(300.0, 5.0, 86400.0)  # a tapped tempo wins over the audio tracker this long
+    nudge_beats: float = _f(0.0625, 0.001, 1.0)  # one nudge press / nudge action moves the phase this much
+
+
+@dataclass(frozen=True)
+class VideoOutConfig:
+    backend: Literal["off", "auto", "ndi", "virtualcam"] = "off"  # send the output to other apps
+    name: str = "Reverie"  # the NDI source name
+    size: tuple[int, int] = (0, 0)  # px; (0, 0) = the screen size
+    fps: int = _f(0, 0, 240)  # 0 = the display rate
+    ndi_extra_ips: str = ""  # NDI discovery without mDNS, e.g. "127.0.0.1" or "192.168.1.20"
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    role: Literal["off", "leader", "follower"] = "off"  # several screens, one picture (or a panorama)
+    followers: tuple[str, ...] = ()  # leader: "host:port" of each follower's OSC server
+    rate_hz: float = _f(60.0, 1.0, 240.0)  # leader: state messages per second
+    offset: float = _f(0.0, -64.0, 64.0)  # follower: panorama position (0 = the leader's picture, 1 = next screen)
+    spacing: float = _f(1.5, 0.0, 20.0)  # latent units between neighbouring screens
+    timeout_s: float = _f(2.0, 0.1, 600.0)  # follower: leader silent this long -> run on its own until it is back
+
+
+@dataclass(frozen=True)
 class Config:
     display: DisplayConfig = DisplayConfig()
     generator: GeneratorConfig = GeneratorConfig()
@@ -187,6 +244,11 @@ class Config:
     schedule: ScheduleConfig = ScheduleConfig()
     burnin: BurnInConfig = BurnInConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
+    osc: OscConfig = OscConfig()
+    midi: MidiConfig = MidiConfig()
+    tempo: TempoConfig = TempoConfig()
+    video_out: VideoOutConfig = VideoOutConfig()
+    sync: SyncConfig = SyncConfig()
 
 
 def _describe(tp: Any, meta: dict[str, Any]) -> str:
@@ -194,7 +256,10 @@ def _describe(tp: Any, meta: dict[str, Any]) -> str:
     if origin is Literal:
         return "one of " + ", ".join(repr(c) for c in typing.get_args(tp))
     if origin is tuple:
-        return f"a list of {len(typing.get_args(tp))} {typing.get_args(tp)[0].__name__}s"
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {args[0].__name__}s"
+        return f"a list of {len(args)} {args[0].__name__}s"
     lo, hi = meta.get("min"), meta.get("max")
     name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[tp]
     if lo is not None and hi is not None:
@@ -212,6 +277,8 @@ def _convert(tp: Any, meta: dict[str, Any], value: Any) -> Any:
         return value
     if origin is tuple:
         args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:  # any length, e.g. tuple[str, ...]
+            args = (args[0],) * len(value) if isinstance(value, (list, tuple)) else ()
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ValueError(expected)
         return tuple(_convert(a, {}, v) for a, v in zip(args, value))
@@ -324,11 +391,35 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         raise ConfigError(f"{where}: microphone.max_retry_s: expected >= microphone.retry_s")
     if min(config.display.size) < 16 or min(config.camera.size) < 16:
         raise ConfigError(f"{where}: display.size/camera.size: expected sizes of at least 16 px")
+    _check_network(config, where)
     try:
         parse_schedule(config.schedule.open)
     except ValueError as exc:
         raise ConfigError(f"{where}: schedule.open: {exc}") from None
     return config
+
+
+def _check_network(config: Config, where: str) -> None:
+    """Listening beyond loopback needs an allow-list or a shared secret (docs/privacy.md)."""
+    import ipaddress
+
+    osc = config.osc
+    if osc.enabled and osc.host not in ("127.0.0.1", "localhost", "::1") and not (osc.allow or osc.secret):
+        raise ConfigError(f"{where}: osc.host: {osc.host!r} listens beyond this computer; set osc.allow "
+                          f"(e.g. [\"192.168.1.0/24\"]) or osc.secret as well")
+    for item in osc.allow:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{where}: osc.allow: {item!r} is not an address or network (e.g. 192.168.1.0/24)") from None
+    for item in config.sync.followers:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{where}: sync.followers: {item!r}: expected host:port, e.g. 127.0.0.1:9001")
+    if config.sync.role == "leader" and not config.sync.followers:
+        raise ConfigError(f"{where}: sync.followers: a leader needs at least one follower (host:port)")
+    if config.sync.role == "follower" and not config.osc.enabled:
+        raise ConfigError(f"{where}: sync.role: a follower listens on its OSC server; set osc.enabled = true")
 
 
 def to_dict(config: Config) -> dict[str, Any]:

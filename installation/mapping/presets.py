@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from installation.config import ConfigError, _f, build_dataclass
+from installation.control.bindings import MidiBinding, check_binding
 from installation.mapping.names import FEATURES, PARAMETER_RANGES, PARAMETERS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "presets"
@@ -84,6 +85,7 @@ class Preset:
     mirror: MirrorPreset = MirrorPreset()
     effects: EffectsPreset = EffectsPreset()
     attract: AttractPreset = AttractPreset()
+    midi: tuple[MidiBinding, ...] = ()  # [[midi]] tables: knobs and pads (MIDI learn adds <preset>.midi.json)
     path: str = ""  # where it was loaded from (set by the loader)
 
     def base(self, name: str) -> float:
@@ -115,6 +117,8 @@ def parse_preset(table: dict[str, Any], where: str) -> Preset:
             raise _names_error(where, f"rule[{i}].target", rule.target, list(PARAMETERS))
         if rule.input_range[0] == rule.input_range[1]:
             raise ConfigError(f"{where}: rule[{i}].input_range: expected two different values")
+    for i, binding in enumerate(preset.midi):
+        check_binding(binding, where, f"midi[{i}]")
     return Preset(**{**preset.__dict__, "params": clean, "path": where})
 
 
