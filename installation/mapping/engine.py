@@ -50,6 +50,10 @@ class PresetMapping:
         self.mirror_target: np.ndarray | None = None
         self.learned: LearnedMapping | None = None
         self.params: dict[str, float] = {}
+        self.overrides: dict[str, float] = {}  # a performer's base values (OSC/MIDI), kept across presets
+        self._extra_pulse = 0.0  # from controllers, applied on the next update
+        self._extra_keyframe = False
+        self._extra_drag = (0.0, 0.0)
         self._set(preset, t_s, crossfade=False)
 
     # ------------------------------------------------------------------ presets
@@ -65,6 +69,12 @@ class PresetMapping:
         """Switch rules and parameters, fading the parameters over the new preset's crossfade_s."""
         self._set(preset, t_s, crossfade=True)
 
+    def inject(self, pulse: float = 0.0, keyframe: bool = False, drag: tuple[float, float] = (0.0, 0.0)) -> None:
+        """A controller's pulse, keyframe jump or push, taken on the next update."""
+        self._extra_pulse = max(self._extra_pulse, pulse)
+        self._extra_keyframe = self._extra_keyframe or keyframe
+        self._extra_drag = (self._extra_drag[0] + drag[0], self._extra_drag[1] + drag[1])
+
     def set_principal(self, directions: np.ndarray) -> None:
         if directions.shape == (2, self.z_dim):
             self.walk.principal = directions
@@ -75,7 +85,7 @@ class PresetMapping:
         g = self.gestures.update(touch, t_s)
         touching = g.fingers > 0 or g.taps > 0
         features = {**features, "touch": self._touch.update(1.0 if touching else 0.0, dt_s)}
-        params = self.rules.update(dt_s, features)
+        params = self.rules.update(dt_s, features, self.overrides)
         presence = features.get("presence", 0.0)
         attract = self.attract.update(t_s, presence, touching)
         a = attract.amount
@@ -95,6 +105,9 @@ class PresetMapping:
                 new_keyframe = True
         if attract.wake:
             pulse, new_keyframe = max(pulse, p.attract.wake_pulse), True
+        pulse, new_keyframe = max(pulse, self._extra_pulse), new_keyframe or self._extra_keyframe
+        drag = (p.gestures.drag_gain * g.pan[0] + self._extra_drag[0], p.gestures.drag_gain * g.pan[1] + self._extra_drag[1])
+        self._extra_pulse, self._extra_keyframe, self._extra_drag = 0.0, False, (0.0, 0.0)
 
         self._pinch_log = self._pinch_log * math.exp(-dt_s / p.gestures.decay_s) + g.pinch
         spread = math.exp(self._pinch_log)
@@ -115,7 +128,7 @@ class PresetMapping:
         steer = params["steer"] * motion
         inputs = WalkInputs(
             speed_kf_s=p.walk.speed * speed, speed_mult=speed, loop_s=p.walk.loop_s, diversity=diversity,
-            drift=params["drift"], drag=(p.gestures.drag_gain * g.pan[0], p.gestures.drag_gain * g.pan[1]),
+            drift=params["drift"], drag=drag,
             plane_turn=g.rotate if p.gestures.rotate else 0.0, decay_s=p.gestures.decay_s, pulse=pulse,
             pulse_decay_s=p.walk.pulse_decay_s,
             steer=(steer * features.get("motion_x", 0.0), steer * features.get("motion_y", 0.0)),
