@@ -36,6 +36,7 @@ APT_PACKAGES = {  # tool -> Debian/Ubuntu package that provides it
     "pactl": "pulseaudio-utils",
     "paplay": "pulseaudio-utils",
     "parecord": "pulseaudio-utils",
+    "jackd": "jackd2",
 }
 ALSA_PULSE_PLUGIN_GLOB = "/usr/lib/*/alsa-lib/libasound_module_pcm_pulse.so"
 
@@ -217,3 +218,16 @@ def start_pulseaudio(pulse_dir: str | Path | None = None) -> Iterator[dict[str, 
         _stop(daemon, "pulseaudio")
         log_file.close()
         shutil.rmtree(pulse_dir if own_dir else daemon_dir, ignore_errors=True)
+
+
+def require_module(name: str, why: str):
+    """Import a Python module, or skip (fail under REVERIE_REQUIRE_SYSTEM_TESTS=1) saying why it matters."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        message = f"{name} cannot be imported ({exc}): {why}"
+        if os.environ.get("REVERIE_REQUIRE_SYSTEM_TESTS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
