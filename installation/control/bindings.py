@@ -29,10 +29,10 @@ ACTIONS: dict[str, str] = {
     "previous_preset": "the previous preset",
     "preset": "the preset named by arg",
     "model": "the model named by arg",
-    "nudge_forward": "move the beat phase 1/16 beat later",
-    "nudge_back": "move the beat phase 1/16 beat earlier",
+    "nudge_forward": "shift the beat grid by tempo.nudge_beats: the next beat comes sooner",
+    "nudge_back": "shift the beat grid back by tempo.nudge_beats: the next beat comes later",
 }
-TARGETS: tuple[str, ...] = (*PARAMETERS, *ACTIONS)
+TARGETS: tuple[str, ...] = tuple(dict.fromkeys((*PARAMETERS, *ACTIONS)))  # "pulse" is both
 
 
 @dataclass(frozen=True)

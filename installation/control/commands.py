@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_QUEUED = 512  # a MIDI knob sends ~100/s; a frame drains them all long before this fills
 MAX_PER_FRAME = 256  # a flood cannot hold up one frame for long
@@ -102,6 +102,7 @@ class MidiEvent:
     number: int  # controller or note number, 0..127
     value: int  # 0..127 (velocity for notes)
     port: str = ""
+    t_s: float = field(default=0.0, compare=False)  # perf_counter when it arrived (taps keep their timing)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class TempoClock:
         self._nudge_beats = 0.0
         self._audio = Beat(0.0, 0.0, "none")
         self._last: Beat = Beat(0.0, 0.0, "none", config.beats_per_bar)
+        self._features: Mapping[str, float] = {}  # the audio tracker's, as last seen
 
     # ------------------------------------------------------------------ inputs (main thread)
     def tap(self, t_s: float) -> None:
@@ -130,6 +131,7 @@ class TempoClock:
 
     def update(self, t_s: float, features: Mapping[str, float]) -> Beat:
         """The grid at t_s. features: the senses' tempo_bpm / beat_count / beat_phase (audio tracker)."""
+        self._features = features
         leader = self._leader(t_s)
         if leader == "midi" and self._clock is not None:
             beat = Beat(self._clock.bpm, self._clock.position(t_s) + self._nudge_beats, "midi")
@@ -157,7 +159,7 @@ class TempoClock:
 
     def next_boundary_s(self, t_s: float, unit: str) -> float | None:
         """When the next beat or bar starts (perf_counter seconds); None without a tempo."""
-        beat = self._last
+        beat = self.update(t_s, self._features)  # commands may have changed the grid since the frame began
         if beat.bpm <= 0 or unit not in ("beat", "bar"):
             return None
         step = 1 if unit == "beat" else self.config.beats_per_bar

@@ -1,0 +1,377 @@
+"""Playing the show live: the main thread's side of OSC, MIDI, tempo, recording, video out and sync.
+
+Controller threads (OSC, MIDI) only enqueue commands; `LiveControl.apply` drains the queue once a
+frame on the main thread and acts. Preset and model switches wait for the next beat or bar when
+tempo.quantise asks and a tempo is known. Every part is optional and reports clearly when it is
+unavailable; none of them can stop the show.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from installation.config import ConfigError
+from installation.control import commands as c
+from installation.control.bindings import (TARGETS, MidiBinding, describe, load_learned, merge, save_learned,
+                                           sidecar_path)
+from installation.control.midi import MidiInput, MidiRouter
+from installation.control.osc import FeatureOut, OscServer
+from installation.control.sync import SyncFollower, SyncLeader
+from installation.control.tempo import Beat, TempoClock
+from installation.mapping.base import LatentState
+from installation.mapping.engine import MappingOutput
+from installation.mapping.names import FEATURES, PARAMETER_RANGES, PARAMETERS
+from installation.mapping.presets import list_presets
+from installation.render.recorder import Recorder, new_recording_path
+from installation.render.snapshot import save_snapshot_async
+from models.registry import BUILTINS, list_models
+
+if TYPE_CHECKING:
+    from installation.app import App
+
+log = logging.getLogger(__name__)
+
+LEARN_TARGETS = tuple(t for t in TARGETS if t not in ("preset", "model"))  # those need a name: [[midi]] or OSC
+
+
+def check_live_config(config: object) -> None:
+    """Names in the live sections that only make sense against the feature/parameter lists."""
+    osc = config.osc  # type: ignore[attr-defined]
+    for name in osc.wekinator_inputs:
+        if name not in FEATURES:
+            raise ConfigError(f"osc.wekinator_inputs: unknown feature {name!r}; valid names: {', '.join(FEATURES)}")
+    for name in osc.wekinator_outputs:
+        if name not in PARAMETERS:
+            raise ConfigError(f"osc.wekinator_outputs: unknown parameter {name!r}; valid names: {', '.join(PARAMETERS)}")
+
+
+class LiveControl:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.config = app.config
+        self.queue = c.CommandQueue()
+        self.tempo = TempoClock(self.config.tempo)
+        self.beat = Beat(0.0, 0.0, "none")
+        self.overrides: dict[str, float] = {}
+        self.pending: tuple[float, c.SwitchPreset | c.SwitchModel] | None = None  # (due perf_counter s, switch)
+        self.osc: OscServer | None = None
+        self.feature_out: FeatureOut | None = None
+        self.midi: MidiInput | None = None
+        self.router = MidiRouter((), nudge_beats=self.config.tempo.nudge_beats)
+        self.video_out: Any = None  # installation.render.video_out.VideoOut when video_out.backend is set
+        self.leader: SyncLeader | None = None
+        self.follower: SyncFollower | None = None
+        self.learn_index = 0  # the HUD's MIDI learn page: which target is picked
+        self.last_midi: c.MidiEvent | None = None
+        self._tried_sync = ("", "")  # the leader's preset/model we last tried to follow
+
+    # ---------------------------------------------------------------- start / stop
+    def start(self) -> None:
+        cfg = self.config
+        check_live_config(cfg)
+        if cfg.sync.role == "follower":
+            self.follower = SyncFollower(cfg.sync, cfg.mapping.seed)
+        elif cfg.sync.role == "leader":
+            self.leader = SyncLeader(cfg.sync)
+            log.info("sync: leading %s", ", ".join(cfg.sync.followers))
+        if cfg.osc.enabled:
+            server = OscServer(cfg.osc, self.queue, self.follower.slot if self.follower else None)
+            self.osc = server if server.start() else None
+            if self.follower is not None and self.osc is None:
+                log.error("sync: a follower without its OSC server hears no leader; it runs on its own")
+        if cfg.osc.send_port or cfg.osc.wekinator:
+            self.feature_out = FeatureOut(cfg.osc)
+        if cfg.midi.enabled:
+            self.midi = MidiInput(cfg.midi, self.queue)
+            self.midi.start()
+        self.load_bindings()
+        if cfg.video_out.backend != "off":
+            from installation.render.video_out import VideoOut  # only then: the NDI runtime is large
+
+            w, h = cfg.video_out.size if cfg.video_out.size != (0, 0) else self.app.screen.get_size()
+            video = VideoOut(cfg.video_out.backend, cfg.video_out.name, (w, h), cfg.video_out.fps or cfg.display.fps)
+            self.video_out = video if video.start() else None
+
+    def close(self) -> None:
+        for part in (self.osc, self.midi, self.video_out, self.feature_out, self.leader):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception as exc:  # closing one part must not keep the others open
+                    log.warning("closing %s: %s", type(part).__name__, exc)
+
+    # ---------------------------------------------------------------- MIDI bindings
+    def load_bindings(self) -> None:
+        """The preset's [[midi]] bindings, and those learned for it (<preset>.midi.json)."""
+        learned: tuple[MidiBinding, ...] = ()
+        path = sidecar_path(self.app.preset.path)
+        if path is not None and path.is_file():
+            try:
+                learned = load_learned(path)
+                log.info("MIDI: %d learned binding(s) from %s", len(learned), path.name)
+            except ValueError as exc:
+                log.error("%s; the preset's own bindings apply", exc)
+        self.router.set_bindings(self.app.preset.midi, learned)
+
+    def _save_learned(self) -> None:
+        path = sidecar_path(self.app.preset.path)
+        if path is None:
+            return
+        try:
+            save_learned(path, self.router.learned)
+            log.info("MIDI: %d learned binding(s) saved to %s", len(self.router.learned), path)
+        except OSError as exc:
+            log.error("MIDI: binding learned but not saved to %s (%s); it works until the show stops", path, exc)
+
+    def bind_last(self, target: str) -> None:
+        """HUD learn page: bind the control moved last to target."""
+        event = self.last_midi
+        if event is None:
+            log.info("MIDI learn: move a knob or press a pad first")
+            return
+        kind = "cc" if event.kind == "cc" else "note"
+        binding = MidiBinding(number=event.number, target=target, kind=kind, channel=event.channel)
+        learned = tuple(b for b in self.router.learned if not b.same_control(binding)) + (binding,)
+        self.router.set_bindings(self.app.preset.midi, learned)
+        log.info("MIDI learn: %s", describe(binding))
+        self._save_learned()
+
+    # ---------------------------------------------------------------- per frame
+    def features(self, t_s: float, features: dict[str, float]) -> dict[str, float]:
+        """The senses' features with the show's beat grid in them (MIDI clock, taps, explicit tempo)."""
+        self.beat = self.tempo.update(t_s, features)
+        grid = self.tempo.features(self.beat)
+        return {**features, **grid} if grid else features
+
+    def apply(self, t_s: float) -> None:
+        """Drain the command queue and act; fire a quantised switch whose beat has come."""
+        for command in self.queue.drain():
+            try:
+                self._apply(command, t_s)
+            except Exception as exc:  # a command that fails is reported; the show goes on
+                log.error("%s failed: %s", type(command).__name__, exc)
+        if self.pending is not None and t_s >= self.pending[0]:
+            _, switch = self.pending
+            self.pending = None
+            self._switch_now(switch)
+        self.app.mapping.overrides = self.overrides
+
+    def _apply(self, command: c.Command, t_s: float) -> None:
+        app = self.app
+        match command:
+            case c.SwitchPreset() | c.SwitchModel():
+                self.switch(command, t_s)
+            case c.SetParam(name=name, value=value):
+                lo, hi = PARAMETER_RANGES[name]
+                self.overrides[name] = min(hi, max(lo, value))
+            case c.ResetParam(name=name):
+                if name:
+                    self.overrides.pop(name, None)
+                else:
+                    self.overrides.clear()
+            case c.Pulse(size=size):
+                app.mapping.inject(pulse=max(0.0, min(5.0, size)))
+            case c.NewKeyframe():
+                app.mapping.inject(keyframe=True)
+            case c.Drag(dx=dx, dy=dy):
+                app.mapping.inject(drag=(max(-10.0, min(10.0, dx)), max(-10.0, min(10.0, dy))))
+            case c.Snapshot():
+                self.snapshot()
+            case c.Tap(t_s=tap_s):
+                self.tempo.tap(tap_s)
+            case c.SetTempo(bpm=bpm):
+                self.tempo.set_bpm(bpm, t_s)
+            case c.TempoNudge(beats=beats):
+                self.tempo.nudge(max(-1.0, min(1.0, beats)))
+            case c.ClockBeat():
+                self.tempo.clock_beat(command.t_s, command.bpm, command.beat_index)
+            case c.ClockStop():
+                self.tempo.clock_stop()
+            case c.SetRecording(on=on):
+                self.set_recording(on)
+            case c.MidiEvent():
+                self.last_midi = command
+                before = self.router.learned
+                for routed in self.router.route(command):
+                    self._apply(routed, t_s)
+                if self.router.learned != before:
+                    self._save_learned()
+            case c.MidiLearn(target=target):
+                self.router.arm(target)  # ValueError for preset/model without a name: logged by apply
+                log.info("MIDI learn: %s", f"move a knob or press a pad for {target}" if target else "cancelled")
+            case c.WekinatorOutputs(values=values):
+                for name, value in zip(self.config.osc.wekinator_outputs, values):
+                    lo, hi = PARAMETER_RANGES[name]
+                    self.overrides[name] = lo + (hi - lo) * min(1.0, max(0.0, value))
+
+    # ---------------------------------------------------------------- switching
+    def switch(self, command: c.SwitchPreset | c.SwitchModel, t_s: float) -> None:
+        """Switch now, or on the next beat/bar when quantised and a tempo is known."""
+        unit = self.config.tempo.quantise
+        due = self.tempo.next_boundary_s(t_s, unit) if command.quantised and unit != "off" else None
+        if due is None:
+            self._switch_now(command)
+            return
+        self.pending = (due, command)
+        log.info("%s %s on the next %s (in %.2f s)", "preset" if isinstance(command, c.SwitchPreset) else "model",
+                 command.spec, unit, due - t_s)
+
+    def _switch_now(self, command: c.SwitchPreset | c.SwitchModel) -> None:
+        app = self.app
+        if isinstance(command, c.SwitchModel):
+            names = {e.name for e in list_models()} | set(BUILTINS)
+            if command.spec not in names:  # names only: a controller never makes us open a path
+                log.error("model %r not switched: unknown (known: %s)", command.spec, ", ".join(sorted(names)))
+                return
+            if command.spec != app.model_spec:
+                log.info("model: switching to %s (loading in the background)", command.spec)
+                app.model_spec = command.spec
+                app.loader.request(command.spec, app.device)
+            return
+        spec = self.resolve_preset(command.spec)
+        if spec is not None:
+            app.switch_preset(spec)
+            self.load_bindings()
+
+    def resolve_preset(self, spec: str) -> str | None:
+        names = list_presets()
+        current = Path(self.app.preset.path).stem
+        if spec in ("next", "previous"):
+            if not names:
+                return None
+            i = names.index(current) if current in names else -1
+            return names[(i + (1 if spec == "next" else -1)) % len(names)]
+        if spec.isdigit():
+            index = int(spec) - 1
+            if 0 <= index < len(names):
+                return names[index]
+            log.error("preset %s not switched: there are %d presets (1-%d)", spec, len(names), len(names))
+            return None
+        if spec not in names:  # names only: OSC and MIDI never make us open a path
+            log.error("preset %r not switched: unknown (shipped presets: %s)", spec, ", ".join(names))
+            return None
+        return spec
+
+    # ---------------------------------------------------------------- snapshot, recording
+    def snapshot(self) -> None:
+        composed = self.app._composed
+        if composed is not None:
+            save_snapshot_async(self.app._visible_picture(composed), Path(self.config.run.snapshot_dir))
+
+    def set_recording(self, on: bool | None) -> None:
+        """Start a new timestamped recording, or finish the running one (the show never waits for either)."""
+        app = self.app
+        recording = app.recorder is not None and app.recorder.active
+        if on is None:
+            on = not recording
+        if on and not recording:
+            try:
+                path = new_recording_path(Path(self.config.record.dir))
+                recorder = Recorder(path, app.screen.get_size(), self.config.display.fps, self.config.record.max_queue,
+                                    self.config.record.crf)
+                recorder.start()
+            except Exception as exc:  # no ffmpeg, unwritable folder, full disk: say so, show goes on
+                log.error("recording not started: %s", exc)
+                app.last_error = f"recording not started: {exc}"
+                return
+            app.recorder = recorder
+        elif not on and app.recorder is not None:
+            app.recorder.close_async()
+            log.info("recording stopped: %s (finishing in the background)", app.recorder.path)
+            app.recorder = None
+
+    # ---------------------------------------------------------------- sync
+    def follow(self, t_s: float, out: MappingOutput) -> MappingOutput:
+        """A follower renders the leader's picture (or its panorama neighbour) instead of its own walk."""
+        if self.follower is None:
+            return out
+        app = self.app
+        state = self.follower.newest()
+        if state is not None and (state.preset, state.model) != self._tried_sync:
+            self._tried_sync = (state.preset, state.model)
+            if state.preset != Path(app.preset.path).stem and state.preset in list_presets():
+                app.switch_preset(state.preset)
+                self.load_bindings()
+            if state.model != app.model_spec and state.model != "auto":
+                self._switch_now(c.SwitchModel(state.model, quantised=False))
+        follow = self.follower.follow(t_s, app.mapping.z_dim)
+        if follow is None:
+            return out
+        state_z = LatentState(z=follow.z, walk_speed=out.state.walk_speed, latent_speed=out.state.latent_speed,
+                              nudge=out.state.nudge)
+        return MappingOutput(state_z, follow.params, out.attract, out.gestures, out.snapshot)
+
+    # ---------------------------------------------------------------- after the frame is drawn
+    def after_draw(self, t_s: float, composed_rgb: np.ndarray | None) -> None:
+        app = self.app
+        if self.video_out is not None and composed_rgb is not None:
+            self.video_out.send(app._visible_picture(composed_rgb))
+        if self.leader is not None and app.out is not None:
+            self.leader.tick(t_s, Path(app.preset.path).stem, app.model_spec, self.beat.bpm, self.beat.position,
+                             app.out.state.z, app.out.params)
+        if self.feature_out is not None:
+            features = dict(app.features)
+            if app.out is not None:
+                features["touch"] = 1.0 if app.out.gestures.fingers > 0 else 0.0
+            self.feature_out.tick(t_s, features, app.preset.name, app.model_entry.name)
+
+    # ---------------------------------------------------------------- HUD and stats
+    def hud_lines(self) -> list[str]:
+        b = self.beat
+        lines = []
+        if b.bpm > 0:
+            lines.append(f"tempo {b.bpm:6.1f} BPM ({b.source})  beat {b.count % b.beats_per_bar + 1}/{b.beats_per_bar}"
+                         "   keys: T tap  [ ] nudge  R record")
+        else:
+            lines.append("tempo: none yet (T taps, MIDI clock or music sets it)   keys: R record")
+        if self.pending is not None:
+            lines.append(f"next {self.config.tempo.quantise}: {self.pending[1].spec}")
+        parts = [p.status() for p in (self.osc, self.midi, self.video_out, self.leader, self.follower) if p is not None]
+        lines.extend(parts)
+        return lines
+
+    def learn_lines(self) -> list[str]:
+        target = LEARN_TARGETS[self.learn_index % len(LEARN_TARGETS)]
+        last = self.router.last_control or "nothing yet: move a knob or press a pad"
+        lines = ["MIDI LEARN (F5 closes): move a control, pick its target with Up/Down, Return binds",
+                 f"last control: {last}", f"target: > {target} <   ({self.learn_index % len(LEARN_TARGETS) + 1}/{len(LEARN_TARGETS)})",
+                 f"bindings: {len(self.router.bindings)} ({len(self.router.learned)} learned, Delete clears learned)"]
+        lines.extend(describe(b) for b in self.router.bindings[-6:])
+        return lines
+
+    def learn_key(self, key: str) -> None:
+        if key == "up":
+            self.learn_index -= 1
+        elif key == "down":
+            self.learn_index += 1
+        elif key == "return":
+            self.bind_last(LEARN_TARGETS[self.learn_index % len(LEARN_TARGETS)])
+        elif key == "delete":
+            self.router.set_bindings(self.app.preset.midi, ())
+            self._save_learned()
+
+    def stats(self) -> dict[str, object]:
+        b = self.beat
+        record: dict[str, object] = {
+            "tempo": {"bpm": round(b.bpm, 3), "source": b.source, "position": round(b.position, 4)},
+            "commands": {"received": self.queue.received, "dropped": self.queue.dropped},
+            "overrides": {k: round(v, 4) for k, v in self.overrides.items()},
+            "pending": self.pending[1].spec if self.pending else "",
+            "midi_bindings": len(self.router.bindings),
+        }
+        if self.osc is not None:
+            record["osc"] = {"port": self.osc.port, "received": self.osc.received, "rejected": self.osc.rejected}
+        if self.midi is not None:
+            record["midi"] = {"ports": list(self.midi.ports)}
+        if self.video_out is not None:
+            record["video_out"] = {"backend": self.video_out.backend, "sent": self.video_out.frames_sent}
+        if self.follower is not None:
+            record["sync"] = {"following": self.follower.following, "received": self.follower.received}
+        if self.leader is not None:
+            record["sync"] = {"sent": self.leader.seq}
+        return record
+
