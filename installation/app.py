@@ -19,6 +19,8 @@ import torch
 
 from installation.care import CALM_DIM, CALM_SPEED, Caretaker
 from installation.config import Config, ConfigError
+from installation.control.commands import SwitchPreset
+from installation.control.live import LiveControl
 from installation.keys import Chord, parse_chord
 from installation.kiosk import KioskLock, grab_input, prepare_kiosk_env
 from installation.mapping.directions import find_directions_async
@@ -44,7 +46,9 @@ from models.registry import BUILTINS
 log = logging.getLogger(__name__)
 
 PRESET_KEYS = {getattr(pygame, f"K_{i}"): i - 1 for i in range(1, 10)}
-OPERATOR_KEYS = {pygame.K_F2, pygame.K_F3, pygame.K_F4, *PRESET_KEYS}  # locked in a fullscreen kiosk
+PERFORMER_KEYS = {pygame.K_r, pygame.K_t, pygame.K_LEFTBRACKET, pygame.K_RIGHTBRACKET, pygame.K_F5}
+OPERATOR_KEYS = {pygame.K_F2, pygame.K_F3, pygame.K_F4, *PRESET_KEYS, *PERFORMER_KEYS}  # locked in a fullscreen kiosk
+LEARN_KEYS = {pygame.K_UP: "up", pygame.K_DOWN: "down", pygame.K_RETURN: "return", pygame.K_DELETE: "delete"}
 
 
 class App:
@@ -85,6 +89,7 @@ class App:
         self.stats: StatsWriter | None = None
         self.recorder: Recorder | None = None
         self.care: Caretaker | None = None  # state, health, opening hours, burn-in care
+        self.live: LiveControl | None = None  # OSC, MIDI, tempo, recording toggle, video out, sync
         self.exit_code = 0
 
     # ---------------------------------------------------------------- setup
@@ -129,6 +134,8 @@ class App:
         self.senses = Senses(c.camera, c.microphone)
         self.senses.start()
         self._apply_preset_extras()
+        self.live = LiveControl(self)
+        self.live.start()
         self.hud = Hud(c.hud.font_px)
         if c.stats.path:
             self.stats = StatsWriter(c.stats.path)
@@ -348,18 +355,36 @@ class App:
             self._toggle_page("learn")
         elif key == pygame.K_F3:
             self._toggle_page("calibration")
+        elif key == pygame.K_F5:
+            self._toggle_page("midi")
+        elif self.hud_page == "midi" and self.hud_visible and key in LEARN_KEYS:
+            assert self.live is not None
+            self.live.learn_key(LEARN_KEYS[key])
+        elif key in PERFORMER_KEYS:
+            self._performer_key(key)
         elif key == pygame.K_F4:
             self.mapping.engagement.reset()
             log.info("engagement statistics reset")
         elif key in PRESET_KEYS:
-            names = list_presets()
-            index = PRESET_KEYS[key]
-            if index < len(names):
-                self.switch_preset(names[index])
+            if PRESET_KEYS[key] < len(list_presets()):  # on the next bar when tempo.quantise says so
+                assert self.live is not None
+                self.live.switch(SwitchPreset(str(PRESET_KEYS[key] + 1)), time.perf_counter())
         elif self.hud_page == "learn" and self.hud_visible:
             self._learn_key(key)
         elif key in (pygame.K_ESCAPE, pygame.K_q) and self.mode != "fullscreen":
             self.stop(f"{pygame.key.name(key)} pressed")
+
+    def _performer_key(self, key: int) -> None:
+        """R records, T taps the tempo, [ and ] nudge the beat grid."""
+        live = self.live
+        assert live is not None
+        if key == pygame.K_r:
+            live.set_recording(None)
+        elif key == pygame.K_t:
+            live.tempo.tap(time.perf_counter())
+        elif key in (pygame.K_LEFTBRACKET, pygame.K_RIGHTBRACKET):
+            step = self.config.tempo.nudge_beats
+            live.tempo.nudge(step if key == pygame.K_RIGHTBRACKET else -step)
 
     def _toggle_page(self, page: str) -> None:
         if self.hud_visible and self.hud_page == page:
@@ -427,8 +452,11 @@ class App:
         self._watch_preset(t_input_s)
         self._quality_tick(t_input_s)
         self._poll_background()
-        self.features = self.senses.read(dt_s)
+        assert self.live is not None
+        self.live.apply(t_input_s)  # OSC/MIDI commands, quantised switches that are due
+        self.features = self.live.features(t_input_s, self.senses.read(dt_s))
         out = self.mapping.update(dt_s, t_input_s - self.t_start_s, self.features, self.touch.frame())
+        out = self.live.follow(t_input_s, out)  # a sync follower renders its leader's picture
         self.out = out
         if out.attract.reset and self.preset.path != self._default_preset_path:
             log.info("nobody interacted for %.0f s: back to the default preset", out.attract.idle_s)
@@ -513,6 +541,8 @@ class App:
             self._new_frame = False
         if self.recorder is not None:
             self._record(screen, now)
+        if self.live is not None:
+            self.live.after_draw(now, composed)
 
     def _record(self, screen: pygame.Surface, t_s: float) -> None:
         assert self.recorder is not None
@@ -526,6 +556,8 @@ class App:
     def hud_lines(self) -> list[str]:
         if self.hud_page == "calibration":
             return ["CALIBRATION (F3 closes): feature  raw  normalised  [range]"]
+        if self.hud_page == "midi" and self.live is not None:
+            return self.live.learn_lines()
         if self.hud_page == "learn":
             fitted = f"fitted on {self.mapping.learned.examples}" if self.mapping.learned else "not fitted"
             return ["LEARN (F2 closes): move to a picture you like, make the sound/gesture, press Space",
@@ -541,8 +573,10 @@ class App:
             f"model {self.model_entry.name} [{self.model_entry.arch}]   preset {self.preset.name} ({attract})",
             f"camera: {status['camera'].state} - {status['camera'].detail}",
             f"microphone: {status['microphone'].state} - {status['microphone'].detail}",
-            "keys: 1-9 presets  F2 learn  F3 calibration  F4 reset engagement",
+            "keys: 1-9 presets  F2 learn  F3 calibration  F4 reset engagement  F5 MIDI learn",
         ]
+        if self.live is not None:
+            lines.extend(self.live.hud_lines())
         if self.quality is not None:
             lines.append(f"quality {self.quality.index}/{len(self.quality.levels) - 1}: {self.quality.level.describe()}")
         if self.recorder is not None:
@@ -596,6 +630,8 @@ class App:
             "last_error": self.last_error,
             "quality": self.quality.level.index if self.quality is not None else None,
         }
+        if self.live is not None:
+            record["live"] = self.live.stats()
         if self.recorder is not None:
             record["record"] = {"path": str(self.recorder.path), "written": self.recorder.frames_written,
                                 "dropped": self.recorder.frames_dropped, "error": self.recorder.error}
@@ -636,7 +672,7 @@ class App:
             self.care.close()  # the final state save, before anything it reads is torn down
         if self._directions_thread is not None:
             self._directions_thread.join(10.0)  # torch work still running at interpreter exit can abort it
-        for part in ("mirror", "worker", "senses", "loader"):
+        for part in ("live", "mirror", "worker", "senses", "loader"):
             obj = getattr(self, part, None)
             if obj is not None:
                 obj.close()

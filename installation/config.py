@@ -212,7 +212,6 @@ class VideoOutConfig:
     name: str = "Reverie"  # the NDI source name
     size: tuple[int, int] = (0, 0)  # px; (0, 0) = the screen size
     fps: int = _f(0, 0, 240)  # 0 = the display rate
-    ndi_extra_ips: str = ""  # NDI discovery without mDNS, e.g. "127.0.0.1" or "192.168.1.20"
 
 
 @dataclass(frozen=True)

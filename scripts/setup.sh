@@ -13,7 +13,7 @@ say() { printf 'reverie setup: %s\n' "$*" >&2; }
 # ---- system packages -------------------------------------------------------------------------
 pkgs=(libportaudio2)  # sounddevice's PortAudio; without it the show runs with no microphone
 if [ "$want_test" = 1 ]; then
-  pkgs+=(xvfb openbox x11-utils xdotool imagemagick pulseaudio pulseaudio-utils libasound2-plugins)
+  pkgs+=(xvfb openbox x11-utils xdotool imagemagick pulseaudio pulseaudio-utils libasound2-plugins jackd2)
 fi
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
@@ -57,4 +57,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   .venv/bin/python -c 'import torch, pygame, cv2, numpy, safetensors, imageio_ffmpeg' \
     || { say "Python packages failed to install (see above)"; exit 1; }
   echo "$digest" > "$stamp"
+fi
+# Optional video-out extras (NDI, virtual camera): the show runs without them and says so.
+extras_stamp=.venv/.reverie-extras
+if [ "$want_test" = 0 ] && [ "$(cat "$extras_stamp" 2>/dev/null)" != "$digest" ]; then
+  if .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-extras.txt 2>/dev/null; then
+    echo "$digest" > "$extras_stamp"
+  else
+    say "optional video-out extras (NDI, virtual camera) not installed; video_out stays off (docs/video-out.md)"
+  fi
 fi

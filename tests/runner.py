@@ -32,3 +32,51 @@ def read_stats(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_main(*args: str, env: dict[str, str] | None = None, log_path: Path | None = None) -> subprocess.Popen[str]:
+    """main.py in the background (stdout+stderr to log_path, or discarded); stop it with stop_main."""
+    out = open(log_path, "w") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(main_cmd(*args), cwd=ROOT, env=env or app_env(), stdout=out, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def stop_main(proc: subprocess.Popen[str], timeout_s: float = 30.0) -> int:
+    import signal
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        raise AssertionError(f"main.py did not stop within {timeout_s:g} s of SIGTERM") from None
+
+
+def wait_stats(path: Path, predicate, timeout_s: float, proc: subprocess.Popen[str] | None = None) -> dict:
+    """The first stats line (newest first) that satisfies predicate; AssertionError on timeout or exit."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    last: list[dict] = []
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"main.py exited with {proc.returncode} while waiting")
+        try:
+            last = read_stats(path)
+        except json.JSONDecodeError:  # a line being written
+            last = []
+        for record in reversed(last):
+            if predicate(record):
+                return record
+        time.sleep(0.1)
+    raise AssertionError(f"no stats line matched within {timeout_s:g} s; last: {last[-1] if last else None}")

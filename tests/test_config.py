@@ -77,3 +77,18 @@ def test_cross_field_check():
 def test_example_config_in_repo_loads():
     config = load_config(Path(__file__).parent.parent / "config" / "example.toml")
     assert isinstance(config, Config)
+
+
+def test_example_config_shows_every_default():
+    """config/example.toml documents every key with its real default (a new key must be added there)."""
+    import tomllib
+
+    from installation.config import to_dict
+
+    path = Path(__file__).parent.parent / "config" / "example.toml"
+    table = tomllib.loads(path.read_text())
+    defaults = to_dict(Config())
+    missing = [f"{section}.{key}" for section, values in defaults.items() for key in values
+               if key not in table.get(section, {})]
+    assert missing == [], f"config/example.toml lacks {missing}"
+    assert to_dict(load_config(path)) == defaults
