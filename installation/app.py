@@ -105,7 +105,7 @@ class App:
             self.quit_chord: Chord = parse_chord(c.kiosk.quit_chord)
         except ValueError as exc:
             raise ConfigError(f"kiosk.quit_chord: {exc}; expected e.g. 'ctrl+shift+alt+q'") from None
-        if c.record.path:  # ffmpeg is spawned before any other thread exists (see Recorder.start)
+        if c.record.path:  # --record: from the first frame (R starts and stops more while running)
             self.recorder = Recorder(c.record.path, self.screen.get_size(), c.display.fps, c.record.max_queue,
                                      c.record.crf)
             self.recorder.start()

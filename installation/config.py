@@ -402,7 +402,16 @@ def _check_network(config: Config, where: str) -> None:
     """Listening beyond loopback needs an allow-list or a shared secret (docs/privacy.md)."""
     import ipaddress
 
+    from installation.mapping.names import FEATURES, PARAMETERS  # plain name lists, no imports of their own
+
     osc = config.osc
+    for name in osc.wekinator_inputs:
+        if name not in FEATURES:
+            raise ConfigError(f"{where}: osc.wekinator_inputs: unknown feature {name!r}; valid names: {', '.join(FEATURES)}")
+    for name in osc.wekinator_outputs:
+        if name not in PARAMETERS:
+            raise ConfigError(f"{where}: osc.wekinator_outputs: unknown parameter {name!r}; "
+                              f"valid names: {', '.join(PARAMETERS)}")
     if osc.enabled and osc.host not in ("127.0.0.1", "localhost", "::1") and not (osc.allow or osc.secret):
         raise ConfigError(f"{where}: osc.host: {osc.host!r} listens beyond this computer; set osc.allow "
                           f"(e.g. [\"192.168.1.0/24\"]) or osc.secret as well")

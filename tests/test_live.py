@@ -163,3 +163,23 @@ def test_midi_learn_over_osc_arms_the_next_control(tmp_path: Path) -> None:
         assert [(b.kind, b.number, b.target) for b in load_learned(tmp_path / "mine.midi.json")] == [("note", 36, "pulse")]
     finally:
         app.close()
+
+
+def test_wekinator_outputs_drive_their_parameters(tmp_path: Path) -> None:
+    app = make_app(tmp_path, "osc.wekinator_outputs=[\"zoom\", \"grain\"]")
+    try:
+        app.live.queue.put(c.WekinatorOutputs((0.5, 2.0)))  # 0..1 onto each range; out of range is clamped
+        run_frames(app, 0.1)
+        assert app.live.overrides == {"zoom": 2.0, "grain": 0.3}
+        assert app.out.params["zoom"] == pytest.approx(2.0)
+    finally:
+        app.close()
+
+
+def test_unknown_wekinator_names_are_a_config_error() -> None:
+    from installation.config import ConfigError
+
+    with pytest.raises(ConfigError, match="osc.wekinator_outputs: unknown parameter 'brightness'"):
+        load_config(None, ["osc.wekinator_outputs=[\"brightness\"]"])
+    with pytest.raises(ConfigError, match="osc.wekinator_inputs: unknown feature 'speed'"):
+        load_config(None, ["osc.wekinator_inputs=[\"speed\"]"])

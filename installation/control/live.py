@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from installation.config import ConfigError
 from installation.control import commands as c
 from installation.control.bindings import (TARGETS, MidiBinding, describe, load_learned, merge, save_learned,
                                            sidecar_path)
@@ -24,7 +23,7 @@ from installation.control.sync import SyncFollower, SyncLeader
 from installation.control.tempo import Beat, TempoClock
 from installation.mapping.base import LatentState
 from installation.mapping.engine import MappingOutput
-from installation.mapping.names import FEATURES, PARAMETER_RANGES, PARAMETERS
+from installation.mapping.names import PARAMETER_RANGES
 from installation.mapping.presets import list_presets
 from installation.render.recorder import Recorder, new_recording_path
 from installation.render.snapshot import save_snapshot_async
@@ -36,17 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEARN_TARGETS = tuple(t for t in TARGETS if t not in ("preset", "model"))  # those need a name: [[midi]] or OSC
-
-
-def check_live_config(config: object) -> None:
-    """Names in the live sections that only make sense against the feature/parameter lists."""
-    osc = config.osc  # type: ignore[attr-defined]
-    for name in osc.wekinator_inputs:
-        if name not in FEATURES:
-            raise ConfigError(f"osc.wekinator_inputs: unknown feature {name!r}; valid names: {', '.join(FEATURES)}")
-    for name in osc.wekinator_outputs:
-        if name not in PARAMETERS:
-            raise ConfigError(f"osc.wekinator_outputs: unknown parameter {name!r}; valid names: {', '.join(PARAMETERS)}")
 
 
 class LiveControl:
@@ -72,7 +60,6 @@ class LiveControl:
     # ---------------------------------------------------------------- start / stop
     def start(self) -> None:
         cfg = self.config
-        check_live_config(cfg)
         if cfg.sync.role == "follower":
             self.follower = SyncFollower(cfg.sync, cfg.mapping.seed)
         elif cfg.sync.role == "leader":
