@@ -161,6 +161,8 @@ class App:
         log.info("continuing with preset %s from before the restart", preset.name)
         self.preset = preset
         self.mapping.set_preset(preset, 0.0)
+        if self.live is not None:
+            self.live.load_bindings()
         if self._model_spec(preset) != self.model_spec:
             self.model_spec = self._model_spec(preset)
             self.loader.request(self.model_spec, self.device)
@@ -260,6 +262,8 @@ class App:
             self.model_spec = spec_model
             self.loader.request(spec_model, self.device)
         self._apply_preset_extras()
+        if self.live is not None:
+            self.live.load_bindings()
 
     def _apply_preset_extras(self) -> None:
         """Mirror encoder and learned mapping, as the current preset asks."""

@@ -424,6 +424,10 @@ def _check_network(config: Config, where: str) -> None:
         host, _, port = item.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError(f"{where}: sync.followers: {item!r}: expected host:port, e.g. 127.0.0.1:9001")
+    w, h = config.video_out.size
+    if (w, h) != (0, 0) and min(w, h) < 16:
+        raise ConfigError(f"{where}: video_out.size: expected [0, 0] (the screen size) or at least 16 px each, "
+                          f"got {[w, h]}")
     if config.sync.role == "leader" and not config.sync.followers:
         raise ConfigError(f"{where}: sync.followers: a leader needs at least one follower (host:port)")
     if config.sync.role == "follower" and not config.osc.enabled:

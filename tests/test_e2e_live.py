@@ -118,8 +118,11 @@ def test_leader_and_followers_render_one_picture(tmp_path: Path) -> None:
             wait_stats(path, lambda s: s["live"]["sync"]["following"] and s["frames"] > 20, 90, proc)
         l_osc.send_message("/reverie/param/speed", 0.05)  # a slow walk: a frame apart looks the same
         l_osc.send_message("/reverie/param/grain", 0.0)  # film grain is noise, different on every screen
+        l_osc.send_message("/reverie/tempo", 128.0)  # the followers' beat grid follows the leader's
         l_osc.send_message("/reverie/preset", "3-touch-garden")  # followers switch with the leader
         wait_stats(tmp_path / "follower.jsonl", lambda s: s["preset"] == "Touch garden", 20, follower)
+        s = wait_stats(tmp_path / "follower.jsonl", lambda s: s["live"]["tempo"]["source"] == "sync", 10, follower)
+        assert s["live"]["tempo"]["bpm"] == pytest.approx(128.0)
         wait_stats(tmp_path / "pano.jsonl", lambda s: s["preset"] == "Touch garden", 20, pano)
         time.sleep(3.0)  # crossfades over
         leader_pic, follower_pic, pano_pic = snapshot_pair(tmp_path, [l_port, f_port, p_port],

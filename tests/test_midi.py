@@ -476,18 +476,21 @@ def test_no_midi_system_is_reported_once_and_close_still_works(monkeypatch: pyte
     disabled.close()
 
     monkeypatch.setenv("JACK_DEFAULT_SERVER", f"reverie-test-absent-{os.getpid()}")
-    for backend_name, why in (("mido.backends.no_such_backend", "cannot be loaded"), (JACK, "JACK")):
+    # Listening for any controller: one INFO line. A port asked for by name: one WARNING.
+    for backend_name, why, port, level in (("mido.backends.no_such_backend", "cannot be loaded", "", "INFO"),
+                                           (JACK, "JACK", "", "INFO"), (JACK, "JACK", "Launch", "WARNING")):
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger=LOGGER):
-            midi = MidiInput(MidiConfig(backend=backend_name, rescan_s=0.2), c.CommandQueue())
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            midi = MidiInput(MidiConfig(backend=backend_name, rescan_s=0.2, port=port), c.CommandQueue())
             midi.start()
             assert wait_for(lambda m=midi: m.status().startswith("MIDI off:"), 3.0), midi.status()
             time.sleep(0.8)  # a few quiet retries (0.2, 0.4 s ...)
             assert midi.alive and why in midi.status()
             midi.close()
-        warnings = [r.getMessage() for r in caplog.records if r.name == LOGGER]
-        assert len(warnings) == 1, warnings
-        assert warnings[0].startswith("MIDI off: ") and "show goes on" in warnings[0]
+        warnings = [r for r in caplog.records if r.name == LOGGER and r.levelno >= logging.INFO]
+        assert len(warnings) == 1, [r.getMessage() for r in warnings]
+        assert warnings[0].levelname == level
+        assert warnings[0].getMessage().startswith("MIDI off: ") and "show goes on" in warnings[0].getMessage()
         assert not midi.alive and midi.status() == "MIDI closed" and midi.ports == ()
 
 
@@ -525,3 +528,17 @@ def test_docs_name_every_target() -> None:
     text = (REPO / "docs" / "midi.md").read_text(encoding="utf-8")
     missing = [t for t in TARGETS if f"`{t}`" not in text]
     assert not missing, f"docs/midi.md does not mention: {missing}"
+
+
+def test_without_an_alsa_sequencer_the_default_backend_says_so_without_asking_alsa(capfd) -> None:
+    if os.path.exists("/dev/snd/seq") or not sys.platform.startswith("linux"):
+        pytest.skip("this machine has an ALSA sequencer")
+    midi = MidiInput(MidiConfig(rescan_s=0.2), c.CommandQueue())
+    midi.start()
+    try:
+        assert wait_for(lambda: midi.status().startswith("MIDI off:"), 3.0), midi.status()
+        time.sleep(0.6)
+        assert "no ALSA sequencer" in midi.status() and "snd-seq" in midi.status()
+    finally:
+        midi.close()
+    assert "seq_hw" not in capfd.readouterr().err  # ALSA's own error lines would repeat for weeks

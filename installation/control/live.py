@@ -221,8 +221,7 @@ class LiveControl:
             return
         spec = self.resolve_preset(command.spec)
         if spec is not None:
-            app.switch_preset(spec)
-            self.load_bindings()
+            app.switch_preset(spec)  # which also loads the new preset's MIDI bindings
 
     def resolve_preset(self, spec: str) -> str | None:
         names = list_presets()
@@ -278,11 +277,12 @@ class LiveControl:
             return out
         app = self.app
         state = self.follower.newest()
+        if state is not None and state.bpm > 0:  # the leader's beat grid leads ours, as MIDI clock would
+            self.tempo.clock_beat(state.t_received_s, state.bpm, state.position, source="sync")
         if state is not None and (state.preset, state.model) != self._tried_sync:
             self._tried_sync = (state.preset, state.model)
             if state.preset != Path(app.preset.path).stem and state.preset in list_presets():
                 app.switch_preset(state.preset)
-                self.load_bindings()
             if state.model != app.model_spec and state.model != "auto":
                 self._switch_now(c.SwitchModel(state.model, quantised=False))
         follow = self.follower.follow(t_s, app.mapping.z_dim)

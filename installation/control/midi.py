@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -353,8 +354,11 @@ class MidiInput:
     def _lost(self, why: str, backoff: Backoff) -> None:
         self._close_all()
         if not self._outage:
-            log.warning("MIDI off: %s. The show goes on without MIDI; looking again quietly (%s)",
-                        why, backoff.describe())
+            # A warning only when MIDI was asked for by name (or a virtual port): a show that merely
+            # listens for any controller that might be plugged in has lost nothing yet.
+            level = logging.WARNING if self.config.port or self.config.virtual else logging.INFO
+            log.log(level, "MIDI off: %s. The show goes on without MIDI; looking again quietly (%s)",
+                    why, backoff.describe())
         elif why != self._outage:
             log.debug("MIDI still off: %s", why)
         self._outage = why
@@ -367,6 +371,9 @@ class MidiInput:
 
             self._backend = mido.Backend(self.config.backend or None, load=True)
         backend = self._backend
+        if sys.platform.startswith("linux") and backend.api in (None, "LINUX_ALSA") and not os.path.exists(ALSA_SEQ):
+            # Asked anyway, ALSA prints an error line to stderr on every try, for weeks.
+            raise RuntimeError(f"ALSA: {ALSA_SEQ} is missing")
         if backend.api == "UNIX_JACK":
             if self._jack is not None and self._jack.dead.is_set():
                 raise RuntimeError("the JACK server stopped (JACK server not running?)")  # _lost closes all

@@ -30,7 +30,7 @@ class Beat:
 
     bpm: float  # 0 = no tempo known
     position: float  # beats since the source's origin (count + phase), nudge included
-    source: str  # "midi" | "tap" | "osc" | "audio" | "none"
+    source: str  # "midi" | "sync" (a leader's grid) | "tap" | "osc" | "audio" | "none"
     beats_per_bar: int = 4
 
     @property
@@ -65,6 +65,7 @@ class TempoClock:
         self._manual_t_s = -math.inf  # when the performer last set it
         self._clock: _Anchor | None = None
         self._clock_t_s = -math.inf  # last MIDI clock beat
+        self._clock_source = "midi"
         self._nudge_beats = 0.0
         self._audio = Beat(0.0, 0.0, "none")
         self._last: Beat = Beat(0.0, 0.0, "none", config.beats_per_bar)
@@ -100,11 +101,13 @@ class TempoClock:
         self._manual = _Anchor(t_s, position, bpm)
         self._manual_t_s, self._manual_source = t_s, source
 
-    def clock_beat(self, t_s: float, bpm: float, beat_index: int) -> None:
-        """MIDI clock: beat beat_index (0 = the DAW's Start, a downbeat) began at t_s."""
+    def clock_beat(self, t_s: float, bpm: float, beat_index: float, source: str = "midi") -> None:
+        """An external clock: beat beat_index (0 = the DAW's Start, a downbeat) fell at t_s.
+        MIDI clock sends whole beats; a sync leader sends its exact beat position (source "sync")."""
         if MIN_BPM <= bpm <= MAX_BPM:
             self._clock = _Anchor(t_s, float(beat_index), bpm)
             self._clock_t_s = t_s
+            self._clock_source = source
 
     def clock_stop(self) -> None:
         self._clock = None
@@ -134,7 +137,7 @@ class TempoClock:
         self._features = features
         leader = self._leader(t_s)
         if leader == "midi" and self._clock is not None:
-            beat = Beat(self._clock.bpm, self._clock.position(t_s) + self._nudge_beats, "midi")
+            beat = Beat(self._clock.bpm, self._clock.position(t_s) + self._nudge_beats, self._clock_source)
         elif leader == "manual" and self._manual is not None:
             beat = Beat(self._manual.bpm, self._manual.position(t_s) + self._nudge_beats, self._manual_source)
         elif leader == "audio" and features.get("tempo_bpm", 0.0) > 0:
