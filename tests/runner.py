@@ -80,3 +80,14 @@ def wait_stats(path: Path, predicate, timeout_s: float, proc: subprocess.Popen[s
                 return record
         time.sleep(0.1)
     raise AssertionError(f"no stats line matched within {timeout_s:g} s; last: {last[-1] if last else None}")
+
+
+def stderr_file(path: Path):
+    """A file for a long-running child's stderr. An undrained PIPE fills (64 KB) and then blocks the
+    child's logging, and with it the show: seen when PortAudio printed errors in a loop."""
+    return open(path, "w")  # noqa: SIM115 (the child holds it; closed when the test's process ends)
+
+
+def read_stderr(proc: subprocess.Popen) -> str:
+    path = getattr(proc, "stderr_path", None)
+    return Path(path).read_text(errors="replace") if path else ""

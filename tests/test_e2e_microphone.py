@@ -4,7 +4,7 @@ import subprocess
 import time
 
 from tests.media import write_test_wav
-from tests.runner import main_cmd, read_stats
+from tests.runner import main_cmd, read_stats, read_stderr, stderr_file
 from tests.system import NULL_SINK, start_pulseaudio
 
 
@@ -17,13 +17,15 @@ def test_show_hears_sound_played_into_the_default_input(tmp_path):
         proc = subprocess.Popen(main_cmd("--headless", "--camera", "none", "--stats", str(stats_path),
                                          "--set", "display.size=[160, 90]", "--set", "stats.interval_s=0.25",
                                          "--seconds", "40"),
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                env=env, stdout=subprocess.DEVNULL,
+                                stderr=stderr_file(tmp_path / "show.stderr"), text=True)
+        proc.stderr_path = tmp_path / "show.stderr"
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and len(read_stats(stats_path)) < 6 and proc.poll() is None:
                 time.sleep(0.2)
             quiet = read_stats(stats_path)
-            assert len(quiet) >= 6, proc.stderr.read() if proc.poll() is not None else "no stats"
+            assert len(quiet) >= 6, read_stderr(proc) if proc.poll() is not None else "no stats"
             mic = quiet[-1]["sources"]["microphone"]
             assert mic["state"] == "live", mic
             quiet_db = max(s["features"]["loudness_db"] for s in quiet[2:])
@@ -36,4 +38,4 @@ def test_show_hears_sound_played_into_the_default_input(tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=20)
-    assert proc.returncode == 0, proc.stderr.read()[-3000:]
+    assert proc.returncode == 0, read_stderr(proc)[-3000:]

@@ -22,7 +22,7 @@ import pygame
 
 from installation.app import App
 from installation.config import load_config
-from tests.runner import app_env, main_cmd, read_stats
+from tests.runner import app_env, main_cmd, read_stats, read_stderr, stderr_file
 from tests.system import require_tools, start_pulseaudio
 
 
@@ -121,7 +121,9 @@ def test_microphone_server_dies_and_returns(tmp_path):
         proc = subprocess.Popen(main_cmd("--headless", "--camera", "none", "--stats", str(stats), "--seconds", "90",
                                          "--set", "display.size=[160, 90]", "--set", "stats.interval_s=0.25",
                                          "--set", "microphone.retry_s=0.2", "--set", "microphone.max_retry_s=1"),
-                                env=app_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                env=app_env(**env), stdout=subprocess.DEVNULL,
+                                stderr=stderr_file(tmp_path / "show.stderr"), text=True)
+        proc.stderr_path = tmp_path / "show.stderr"
 
         def mic_state() -> str:
             rows = read_stats(stats)
@@ -150,7 +152,7 @@ def test_microphone_server_dies_and_returns(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    log = proc.stderr.read()
+    log = read_stderr(proc)
     assert proc.returncode == 0, log[-3000:]
     mic_warnings = [line for line in log.splitlines() if "WARNING" in line and "microphone" in line]
     assert len(mic_warnings) == 1, log

@@ -6,7 +6,7 @@ import time
 import cv2
 import numpy as np
 
-from tests.runner import app_env, main_cmd, read_stats
+from tests.runner import app_env, main_cmd, read_stats, read_stderr, stderr_file
 from tests.system import require_tools, start_xvfb
 
 W, H = 1024, 576
@@ -20,7 +20,7 @@ def wait_for(predicate, timeout_s: float, what: str, proc: subprocess.Popen):
             return value
         if proc.poll() is not None:
             raise AssertionError(f"the show exited ({proc.returncode}) while waiting for {what}:\n"
-                                 f"{proc.stderr.read()[-3000:]}")
+                                 f"{read_stderr(proc)[-3000:]}")
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -42,7 +42,9 @@ def test_fullscreen_window_fills_the_screen_takes_a_drag_and_resists_escape(tmp_
     with start_xvfb(W, H) as display:
         env = app_env(DISPLAY=display)
         proc = subprocess.Popen(main_cmd("--stats", str(stats_path), "--mic", "none", "--set", "stats.interval_s=0.25"),
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                env=env, stdout=subprocess.DEVNULL,
+                                stderr=stderr_file(tmp_path / "show.stderr"), text=True)
+        proc.stderr_path = tmp_path / "show.stderr"
         try:
             wait_for(lambda: any(s["frames"] > 30 for s in read_stats(stats_path)), 60, "frames", proc)
             first = read_stats(stats_path)[-1]

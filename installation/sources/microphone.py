@@ -28,7 +28,6 @@ BLOCKSIZE = 512  # ~12 ms at 44.1 kHz: low latency without waking the CPU too of
 STALL_S = 2.0  # a running stream with no callback for this long is dead (e.g. unplugged)
 FIRST_BLOCK_S = 6.0  # PulseAudio via ALSA can take ~2 s before the first block arrives
 POLL_S = 0.1  # how often the device thread checks the stream's health
-CLOSE_TIMEOUT_S = 2.0  # a stream that takes longer to close is left to its helper thread
 PLAYER_TICK_S = 0.01  # file/synthetic playback writes ~10 ms per tick
 MAX_FILE_S = 600.0  # files are decoded whole into memory; 10 min mono float32 at 44.1 kHz ~ 106 MB
 JOIN_TIMEOUT_S = 2.0
@@ -119,7 +118,6 @@ class MicrophoneSource:
         self._in_outage = False  # one warning per outage, not per retry
         # Written by the audio callback / finished_callback, read by the device thread.
         self._stream_finished = False
-        self._closing: threading.Thread | None = None  # a close PortAudio has not finished (see _close_stream_bounded)
         self._status_flag_count = 0
         self._stream_opened_s = 0.0
 
@@ -187,12 +185,12 @@ class MicrophoneSource:
         detail = f"{error} -> silence"
         if retrying:
             detail += f"; {self._backoff.describe()}"
+        self._status = SourceStatus("microphone", "fallback", detail, error)  # before logging, which can block
         if not self._in_outage:
             log.warning("microphone: %s", detail)
             self._in_outage = True
         else:
             log.debug("microphone: retry failed: %s", error)
-        self._status = SourceStatus("microphone", "fallback", detail, error)
 
     # --- sound device -----------------------------------------------------------------------
 
@@ -227,8 +225,10 @@ class MicrophoneSource:
                 elif stream is not None:
                     error = self._stream_problem(stream, now_s)
                     if error:
-                        self._fall_back(f"{label}: {error}")  # first: a close that hangs must not hide it
-                        self._closing = _close_stream_bounded(stream)
+                        # Report first: PortAudio's abort can hang while its ALSA thread spins on a
+                        # dead PulseAudio server (seen here); the show must not stay "live" and deaf.
+                        self._fall_back(f"{label}: {error}")
+                        _close_stream(stream)
                         stream = None
                         next_try_s = now_s + self._backoff.next_delay_s()
                     elif self._status_flag_count != seen_flags:
@@ -244,8 +244,7 @@ class MicrophoneSource:
                 _close_stream(stream)
 
     def _open_stream(self, sd: ModuleType, label: str, rescan: bool) -> tuple[Any, str]:
-        if self._closing is not None and self._closing.is_alive():
-            rescan = False  # PortAudio is still closing the old stream: re-initialising now could crash it
+        if rescan:
             try:  # PortAudio lists devices only at initialisation; no stream is open here
                 sd._terminate()
                 sd._initialize()
@@ -337,20 +336,6 @@ def _has_input_device(sd: ModuleType) -> bool:
         return any(device["max_input_channels"] > 0 for device in sd.query_devices())
     except Exception:  # noqa: BLE001 - cannot even list devices: then there is none to use
         return False
-
-
-def _close_stream_bounded(stream: Any, timeout_s: float = CLOSE_TIMEOUT_S) -> threading.Thread | None:
-    """Close on a helper thread; if PortAudio hangs (seen: its ALSA thread spinning on a dead
-    PulseAudio server, so abort() never returns), leave that thread and carry on. Returns the
-    thread while it still runs, else None."""
-    closer = threading.Thread(target=_close_stream, args=(stream,), name="microphone-close", daemon=True)
-    closer.start()
-    closer.join(timeout_s)
-    if closer.is_alive():
-        log.info("microphone: PortAudio did not close the old stream within %.0f s; carrying on without it",
-                    timeout_s)
-        return closer
-    return None
 
 
 def _close_stream(stream: Any) -> None:
