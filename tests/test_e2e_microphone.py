@@ -22,8 +22,10 @@ def test_show_hears_sound_played_into_the_default_input(tmp_path):
         proc.stderr_path = tmp_path / "show.stderr"
         try:
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and len(read_stats(stats_path)) < 6 and proc.poll() is None:
-                time.sleep(0.2)
+            while time.monotonic() < deadline and proc.poll() is None and not (
+                    len(read_stats(stats_path)) >= 6
+                    and read_stats(stats_path)[-1]["sources"]["microphone"]["state"] == "live"):
+                time.sleep(0.2)  # live = the first block arrived (PulseAudio's can take ~2 s)
             quiet = read_stats(stats_path)
             assert len(quiet) >= 6, read_stderr(proc) if proc.poll() is not None else "no stats"
             mic = quiet[-1]["sources"]["microphone"]

@@ -118,6 +118,7 @@ class MicrophoneSource:
         self._in_outage = False  # one warning per outage, not per retry
         # Written by the audio callback / finished_callback, read by the device thread.
         self._stream_finished = False
+        self._pending_live = ""  # an opened stream's description, until its first block arrives
         self._status_flag_count = 0
         self._stream_opened_s = 0.0
 
@@ -231,6 +232,9 @@ class MicrophoneSource:
                         _close_stream(stream)
                         stream = None
                         next_try_s = now_s + self._backoff.next_delay_s()
+                    elif self._pending_live and self._ring.newest()[0]:  # live = sound arrives, not "opened"
+                        self._go_live(self._pending_live, label)
+                        self._pending_live = ""
                     elif self._status_flag_count != seen_flags:
                         seen_flags = self._status_flag_count
                         log.debug("microphone: %d overflow/underflow blocks so far", seen_flags)
@@ -269,7 +273,10 @@ class MicrophoneSource:
                 return None, f"no audio input device found for {label}"
             return None, f"cannot open {label}: {exc}"
         self._stream_opened_s = time.perf_counter()
-        self._go_live(f"{label} ('{name}') {self.samplerate} Hz mono", label)
+        self._pending_live = f"{label} ('{name}') {self.samplerate} Hz mono"  # live with the first block
+        if not self._in_outage:  # (during an outage the outage's own status stands until then)
+            self._status = SourceStatus("microphone", "fallback", f"{label} opened; waiting for its first block "
+                                        "-> silence", "")
         return stream, ""
 
     def _stream_problem(self, stream: Any, now_s: float) -> str:
