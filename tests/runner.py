@@ -91,3 +91,15 @@ def stderr_file(path: Path):
 def read_stderr(proc: subprocess.Popen) -> str:
     path = getattr(proc, "stderr_path", None)
     return Path(path).read_text(errors="replace") if path else ""
+
+
+def wait_for(predicate, timeout_s: float = 3.0) -> bool:
+    """Poll predicate every 10 ms until it is true or timeout_s passed; its last answer."""
+    import time
+
+    deadline_s = time.monotonic() + timeout_s
+    while time.monotonic() < deadline_s:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -20,6 +19,7 @@ import pytest
 
 from installation.sources.microphone import MicrophoneSource, load_sound_file, read_wav_mono
 from tests.media import write_test_wav
+from tests.runner import wait_for
 from tests.system import NULL_SINK, pulse_client_env, start_pulseaudio
 
 LOGGER = "installation.sources.microphone"
@@ -29,14 +29,6 @@ REPO = Path(__file__).resolve().parents[1]
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
 
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:
-    deadline_s = time.monotonic() + timeout_s
-    while time.monotonic() < deadline_s:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from installation.control import commands as c
 from installation.control.bindings import ACTIONS, TARGETS, MidiBinding, load_learned
 from installation.control.midi import VIRTUAL_PORT, ClockTracker, MidiInput, MidiRouter
 from installation.mapping.names import PARAMETER_RANGES
+from tests.runner import wait_for
 from tests.system import require_tools
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,14 +33,6 @@ LOGGER = "installation.control.midi"
 JACK = "mido.backends.rtmidi/UNIX_JACK"
 MARK_CC = 119  # the handshake controller: "is the connection live yet?"
 
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:
-    deadline_s = time.monotonic() + timeout_s
-    while time.monotonic() < deadline_s:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 # ---------------------------------------------------------------------------- router

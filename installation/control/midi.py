@@ -30,6 +30,7 @@ from installation.config import MidiConfig
 from installation.control import commands as c
 from installation.control.bindings import ACTIONS, TARGETS, MidiBinding, merge, save_learned
 from installation.mapping.names import PARAMETER_RANGES
+from installation.ratelimit import RateLimitedLog
 from installation.sources.base import Backoff
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,6 @@ ALSA_SEQ = "/dev/snd/seq"
 OWN_CLIENT = "RtMidiIn Client"  # rtmidi's client name for inputs: never one of our sources
 MAX_RETRY_S = 10.0  # while the MIDI system is missing, look again at most this far apart
 JOIN_TIMEOUT_S = 2.0
-WARN_EVERY_S = 60.0  # one warning per kind of trouble per minute
-MAX_WARN_KEYS = 256  # distinct warnings remembered for rate limiting (garbage can't grow memory)
 
 CLOCK_PPQN = 24  # MIDI clock: pulses per quarter note
 CLOCK_WINDOW = 48  # pulse intervals kept for the tempo estimate (two beats)
@@ -49,27 +48,6 @@ CLOCK_GAP_S = 0.25  # a pause this long between pulses (slower than 10 BPM) rest
 CLOCK_HOLD_S = 1.0  # a second port's clock is ignored while the current source ticked this recently
 MIN_BPM, MAX_BPM = 20.0, 400.0
 CLOCK_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
-
-
-class _RateLimitedLog:
-    """One warning per key per minute, with how many were suppressed. Thread-safe; bounded memory."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def warn(self, key: str, message: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            last, suppressed = self._seen.get(key, (-math.inf, 0))
-            if now - last < WARN_EVERY_S:
-                self._seen[key] = (last, suppressed + 1)
-                return
-            if len(self._seen) >= MAX_WARN_KEYS:
-                self._seen.clear()
-            self._seen[key] = (now, 0)
-        more = f" ({suppressed} more like it in the last minute)" if suppressed else ""
-        log.warning("%s%s", message, more)
 
 
 # ---------------------------------------------------------------------------- clock
@@ -251,7 +229,7 @@ class MidiInput:
         self._ports: tuple[str, ...] = ()  # what status() and ports show; replaced whole, never mutated
         self._outage = ""  # why MIDI is off, "" while it works
         self._unwanted_seen: tuple[str, ...] = ()
-        self._warn = _RateLimitedLog()
+        self._warn = RateLimitedLog(log)
         self._clock = ClockTracker()
         self._clock_lock = threading.Lock()  # callbacks of different ports run on different threads
         self._clock_port = ""

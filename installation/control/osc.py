@@ -26,13 +26,12 @@ from installation.config import OscConfig
 from installation.control import commands as c
 from installation.control.bindings import TARGETS
 from installation.mapping.names import FEATURES, PARAMETERS
+from installation.ratelimit import RateLimitedLog
 from installation.slot import LatestSlot
 
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65535
-WARN_EVERY_S = 60.0
-MAX_WARN_KEYS = 256  # distinct bad addresses remembered for rate limiting (garbage can't grow memory)
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
@@ -198,25 +197,6 @@ def decode_sync(args: Sequence[object], t_s: float) -> SyncState:
 
 
 # ---------------------------------------------------------------------------- server
-class _RateLimitedLog:
-    """One warning per key per minute, with how many were suppressed; bounded memory."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[float, int]] = {}
-
-    def warn(self, key: str, message: str) -> None:
-        now = time.monotonic()
-        last, suppressed = self._seen.get(key, (-WARN_EVERY_S, 0))
-        if now - last < WARN_EVERY_S:
-            self._seen[key] = (last, suppressed + 1)
-            return
-        if len(self._seen) >= MAX_WARN_KEYS:
-            self._seen.clear()
-        more = f" ({suppressed} more like it in the last minute)" if suppressed else ""
-        log.warning("%s%s", message, more)
-        self._seen[key] = (now, 0)
-
-
 class OscServer:
     """Receives OSC on config.host:config.port on its own thread; only enqueues."""
 
@@ -229,7 +209,7 @@ class OscServer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="osc", daemon=True)
         self._sock: socket.socket | None = None
-        self._warn = _RateLimitedLog()
+        self._warn = RateLimitedLog(log)
         self.received = 0  # messages routed to a command
         self.rejected = 0  # unknown address, wrong arguments, undecodable, not allowed
         self.error = ""
@@ -345,7 +325,7 @@ class OscSender:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
-        self._warn = _RateLimitedLog()
+        self._warn = RateLimitedLog(log)
         self.sent = 0
         self.errors = 0
 
