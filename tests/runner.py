@@ -63,19 +63,24 @@ def stop_main(proc: subprocess.Popen[str], timeout_s: float = 30.0) -> int:
 
 
 def wait_stats(path: Path, predicate, timeout_s: float, proc: subprocess.Popen[str] | None = None) -> dict:
-    """The first stats line (newest first) that satisfies predicate; AssertionError on timeout or exit."""
+    """The first stats line written after this call that satisfies predicate (so an old line from
+    before the awaited change never answers); AssertionError on timeout or exit."""
     import time
 
+    def lines() -> list[dict]:
+        if not path.exists():
+            return []
+        complete = path.read_text().split("\n")[:-1]  # the last piece may be a line being written
+        return [json.loads(line) for line in complete if line.strip()]
+
+    seen = len(lines())
     deadline = time.monotonic() + timeout_s
     last: list[dict] = []
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"main.py exited with {proc.returncode} while waiting")
-        try:
-            last = read_stats(path)
-        except json.JSONDecodeError:  # a line being written
-            last = []
-        for record in reversed(last):
+        last = lines()
+        for record in last[seen:]:
             if predicate(record):
                 return record
         time.sleep(0.1)

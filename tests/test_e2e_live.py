@@ -133,7 +133,9 @@ def test_leader_and_followers_render_one_picture(tmp_path: Path) -> None:
         assert neighbour > 2 * same and neighbour > 4.0, f"the panorama neighbour is not a different region ({neighbour:.1f})"
 
         stop_main(leader)  # the leader goes: followers carry on alone
-        s = wait_stats(tmp_path / "follower.jsonl", lambda s: not s["live"]["sync"]["following"], 15, follower)
+        gone = wait_stats(tmp_path / "follower.jsonl", lambda s: True, 5, follower)["frames"]
+        s = wait_stats(tmp_path / "follower.jsonl",
+                       lambda s: s["frames"] > gone and not s["live"]["sync"]["following"], 15, follower)
         frames = s["frames"]
         wait_stats(tmp_path / "follower.jsonl", lambda s: s["frames"] > frames + 30, 15, follower)
     finally:
