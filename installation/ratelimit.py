@@ -1,4 +1,5 @@
-"""Rate-limited warnings: what a flood of bad input (OSC garbage, a chattering MIDI port) says in the log.
+"""Rate-limited warnings: what a flood of bad input (OSC garbage, a chattering MIDI port, a controller
+repeating an unknown preset name) says in the log.
 
 One line per key per minute, with how many more like it came in that minute. Thread-safe, and its
 memory is bounded however many distinct keys a sender invents.
@@ -22,7 +23,7 @@ class RateLimitedLog:
         self._seen: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def warn(self, key: str, message: str) -> None:
+    def warn(self, key: str, message: str, level: int = logging.WARNING) -> None:
         now = time.monotonic()
         with self._lock:
             last, suppressed = self._seen.get(key, (-math.inf, 0))
@@ -33,4 +34,4 @@ class RateLimitedLog:
                 self._seen.clear()
             self._seen[key] = (now, 0)
         more = f" ({suppressed} more like it in the last minute)" if suppressed else ""
-        self._log.warning("%s%s", message, more)
+        self._log.log(level, "%s%s", message, more)

@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from installation.config import ConfigError, _f, build_dataclass
 from installation.mapping.names import PARAMETER_RANGES, PARAMETERS
@@ -99,6 +99,3 @@ def describe(binding: MidiBinding) -> str:
     arg = f" {binding.arg}" if binding.arg else ""
     return f"{binding.kind} {binding.number} (ch {channel}) -> {binding.target}{arg}"
 
-
-def as_table(binding: MidiBinding) -> dict[str, Any]:
-    return asdict(binding)

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from installation.control import commands as c
-from installation.control.bindings import (TARGETS, MidiBinding, describe, load_learned, merge, save_learned,
-                                           sidecar_path)
+from installation.control.bindings import TARGETS, MidiBinding, describe, load_learned, sidecar_path
 from installation.control.midi import MidiInput, MidiRouter
 from installation.control.osc import FeatureOut, OscServer
 from installation.control.sync import SyncFollower, SyncLeader
@@ -25,7 +24,8 @@ from installation.mapping.base import LatentState
 from installation.mapping.engine import MappingOutput
 from installation.mapping.names import PARAMETER_RANGES
 from installation.mapping.presets import list_presets
-from installation.render.recorder import Recorder, new_recording_path
+from installation.ratelimit import RateLimitedLog
+from installation.render.recorder import Recorder
 from installation.render.snapshot import save_snapshot_async
 from models.registry import BUILTINS, list_models
 
@@ -56,6 +56,7 @@ class LiveControl:
         self.learn_index = 0  # the HUD's MIDI learn page: which target is picked
         self.last_midi: c.MidiEvent | None = None
         self._tried_sync = ("", "")  # the leader's preset/model we last tried to follow
+        self._errors = RateLimitedLog(log)  # a controller repeating a bad name: once a minute, not per message
 
     # ---------------------------------------------------------------- start / stop
     def start(self) -> None:
@@ -109,7 +110,7 @@ class LiveControl:
         if path is None:
             return
         try:
-            save_learned(path, self.router.learned)
+            self.router.save(path)
             log.info("MIDI: %d learned binding(s) saved to %s", len(self.router.learned), path)
         except OSError as exc:
             log.error("MIDI: binding learned but not saved to %s (%s); it works until the show stops", path, exc)
@@ -120,11 +121,7 @@ class LiveControl:
         if event is None:
             log.info("MIDI learn: move a knob or press a pad first")
             return
-        kind = "cc" if event.kind == "cc" else "note"
-        binding = MidiBinding(number=event.number, target=target, kind=kind, channel=event.channel)
-        learned = tuple(b for b in self.router.learned if not b.same_control(binding)) + (binding,)
-        self.router.set_bindings(self.app.preset.midi, learned)
-        log.info("MIDI learn: %s", describe(binding))
+        log.info("MIDI learn: %s", describe(self.router.bind(event, target)))
         self._save_learned()
 
     # ---------------------------------------------------------------- per frame
@@ -140,7 +137,8 @@ class LiveControl:
             try:
                 self._apply(command, t_s)
             except Exception as exc:  # a command that fails is reported; the show goes on
-                log.error("%s failed: %s", type(command).__name__, exc)
+                self._errors.warn(f"failed:{type(command).__name__}", f"{type(command).__name__} failed: {exc}",
+                                  logging.ERROR)
         if self.pending is not None and t_s >= self.pending[0]:
             _, switch = self.pending
             self.pending = None
@@ -182,10 +180,9 @@ class LiveControl:
                 self.set_recording(on)
             case c.MidiEvent():
                 self.last_midi = command
-                before = self.router.learned
                 for routed in self.router.route(command):
                     self._apply(routed, t_s)
-                if self.router.learned != before:
+                if self.router.unsaved:  # this event completed a MIDI learn
                     self._save_learned()
             case c.MidiLearn(target=target):
                 self.router.arm(target)  # ValueError for preset/model without a name: logged by apply
@@ -212,7 +209,8 @@ class LiveControl:
         if isinstance(command, c.SwitchModel):
             names = {e.name for e in list_models()} | set(BUILTINS)
             if command.spec not in names:  # names only: a controller never makes us open a path
-                log.error("model %r not switched: unknown (known: %s)", command.spec, ", ".join(sorted(names)))
+                self._errors.warn(f"model:{command.spec[:80]}", f"model {command.spec[:80]!r} not switched: unknown "
+                                  f"(known: {', '.join(sorted(names))})", logging.ERROR)
                 return
             if command.spec != app.model_spec:
                 log.info("model: switching to %s (loading in the background)", command.spec)
@@ -235,10 +233,12 @@ class LiveControl:
             index = int(spec) - 1
             if 0 <= index < len(names):
                 return names[index]
-            log.error("preset %s not switched: there are %d presets (1-%d)", spec, len(names), len(names))
+            self._errors.warn(f"preset:{spec[:80]}", f"preset {spec[:80]} not switched: there are {len(names)} presets "
+                              f"(1-{len(names)})", logging.ERROR)
             return None
         if spec not in names:  # names only: OSC and MIDI never make us open a path
-            log.error("preset %r not switched: unknown (shipped presets: %s)", spec, ", ".join(names))
+            self._errors.warn(f"preset:{spec[:80]}", f"preset {spec[:80]!r} not switched: unknown "
+                              f"(shipped presets: {', '.join(names)})", logging.ERROR)
             return None
         return spec
 
@@ -256,9 +256,8 @@ class LiveControl:
             on = not recording
         if on and not recording:
             try:
-                path = new_recording_path(Path(self.config.record.dir))
-                recorder = Recorder(path, app.screen.get_size(), self.config.display.fps, self.config.record.max_queue,
-                                    self.config.record.crf)
+                recorder = Recorder.timestamped(self.config.record.dir, app.screen.get_size(), self.config.display.fps,
+                                                self.config.record.max_queue, self.config.record.crf)
                 recorder.start()
             except Exception as exc:  # no ffmpeg, unwritable folder, full disk: say so, show goes on
                 log.error("recording not started: %s", exc)
@@ -338,7 +337,7 @@ class LiveControl:
         elif key == "return":
             self.bind_last(LEARN_TARGETS[self.learn_index % len(LEARN_TARGETS)])
         elif key == "delete":
-            self.router.set_bindings(self.app.preset.midi, ())
+            self.router.clear_learned()
             self._save_learned()
 
     def stats(self) -> dict[str, object]:

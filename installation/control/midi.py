@@ -520,12 +520,21 @@ class MidiRouter:
         return commands
 
     def _learn(self, event: c.MidiEvent) -> None:
-        binding = MidiBinding(number=event.number, target=self.armed, kind="cc" if event.kind == "cc" else "note",
-                              channel=event.channel, arg=self._armed_arg)
+        self.bind(event, self.armed, self._armed_arg)
+        self.armed, self._armed_arg = "", ""
+
+    def bind(self, event: c.MidiEvent, target: str, arg: str = "") -> MidiBinding:
+        """Bind the control that sent event to target, replacing its old binding (learn, HUD page)."""
+        binding = MidiBinding(number=event.number, target=target, kind="cc" if event.kind == "cc" else "note",
+                              channel=event.channel, arg=arg)
         learned = tuple(b for b in self.learned if not b.same_control(binding)) + (binding,)
         self.set_bindings(self.preset_bindings, learned)
-        self.armed, self._armed_arg = "", ""
         self.last_learned = binding
+        self.unsaved = True
+        return binding
+
+    def clear_learned(self) -> None:
+        self.set_bindings(self.preset_bindings, ())
         self.unsaved = True
 
     def _action(self, binding: MidiBinding, size: float, t_s: float = 0.0) -> c.Command:

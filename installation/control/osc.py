@@ -69,11 +69,6 @@ def _text(args: Sequence[object]) -> str:
     return args[0]
 
 
-def _none(args: Sequence[object]) -> None:
-    if args:  # tolerated: many controllers send a 1.0 with every button press
-        return
-
-
 def _preset(args: Sequence[object], t_s: float) -> c.Command:
     if args and isinstance(args[0], int) and not isinstance(args[0], bool):
         return c.SwitchPreset(str(args[0]))

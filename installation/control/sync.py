@@ -74,6 +74,7 @@ class SyncFollower:
         self._latest: SyncState | None = None
         self._following = False
         self._warned_dim = 0
+        self._direction: np.ndarray | None = None  # panorama direction for the current z_dim
         self.received = 0
 
     def newest(self) -> SyncState | None:
@@ -105,7 +106,9 @@ class SyncFollower:
             return None
         z = state.z
         if self.config.offset:
-            z = z + np.float32(self.config.offset * self.config.spacing) * panorama_direction(z_dim, self.seed)
+            if self._direction is None or self._direction.shape != (z_dim,):  # once per model, not per frame
+                self._direction = panorama_direction(z_dim, self.seed)
+            z = z + np.float32(self.config.offset * self.config.spacing) * self._direction
         params = {name: float(v) for name, v in zip(PARAMETERS, state.params)}
         return Follow(z.astype(np.float32)[None, :], params, state)
 

@@ -41,10 +41,6 @@ class Beat:
     def phase(self) -> float:
         return self.position - math.floor(self.position)
 
-    @property
-    def bar_phase(self) -> float:
-        return (self.position % self.beats_per_bar) / self.beats_per_bar
-
 
 @dataclass(frozen=True)
 class _Anchor:
@@ -136,16 +132,15 @@ class TempoClock:
         """The grid at t_s. features: the senses' tempo_bpm / beat_count / beat_phase (audio tracker)."""
         self._features = features
         leader = self._leader(t_s)
+        bpm, position, source = 0.0, 0.0, "none"
         if leader == "midi" and self._clock is not None:
-            beat = Beat(self._clock.bpm, self._clock.position(t_s) + self._nudge_beats, self._clock_source)
+            bpm, position, source = self._clock.bpm, self._clock.position(t_s) + self._nudge_beats, self._clock_source
         elif leader == "manual" and self._manual is not None:
-            beat = Beat(self._manual.bpm, self._manual.position(t_s) + self._nudge_beats, self._manual_source)
+            bpm, position, source = self._manual.bpm, self._manual.position(t_s) + self._nudge_beats, self._manual_source
         elif leader == "audio" and features.get("tempo_bpm", 0.0) > 0:
+            bpm, source = float(features["tempo_bpm"]), "audio"
             position = features.get("beat_count", 0.0) + features.get("beat_phase", 0.0) + self._nudge_beats
-            beat = Beat(float(features["tempo_bpm"]), position, "audio")
-        else:
-            beat = Beat(0.0, 0.0, "none")
-        self._last = Beat(beat.bpm, beat.position, beat.source, self.config.beats_per_bar)
+        self._last = Beat(bpm, position, source, self.config.beats_per_bar)
         return self._last
 
     @property
