@@ -183,3 +183,29 @@ def test_unknown_wekinator_names_are_a_config_error() -> None:
         load_config(None, ["osc.wekinator_outputs=[\"brightness\"]"])
     with pytest.raises(ConfigError, match="osc.wekinator_inputs: unknown feature 'speed'"):
         load_config(None, ["osc.wekinator_inputs=[\"speed\"]"])
+
+
+def test_video_out_gets_a_frame_of_its_own(tmp_path: Path) -> None:
+    """The compositor reuses its output buffer; the video-out thread reads a frame later, so it must
+    be handed a copy (else it sends half of the next frame). Checks the hand-over at the call site."""
+    import numpy as np
+
+    class Capture:  # stands in for VideoOut's send() only: the NDI path itself is tested in test_video_out
+        frames: list[np.ndarray] = []
+
+        def send(self, frame_rgb: np.ndarray) -> None:
+            self.frames.append(frame_rgb)
+
+        def close(self) -> None:
+            pass
+
+    app = make_app(tmp_path, 'tempo.quantise="off"')
+    try:
+        app.live.video_out = Capture()
+        run_frames(app, 0.2)
+        sent = app.live.video_out.frames
+        assert sent and sent[-1].shape == (90, 160, 3)
+        assert not np.shares_memory(sent[-1], app._composed)
+        assert not np.shares_memory(sent[-1], sent[-2])
+    finally:
+        app.close()

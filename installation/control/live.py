@@ -295,7 +295,9 @@ class LiveControl:
     def after_draw(self, t_s: float, composed_rgb: np.ndarray | None) -> None:
         app = self.app
         if self.video_out is not None and composed_rgb is not None:
-            self.video_out.send(app._visible_picture(composed_rgb))
+            # A copy (0.5 ms at 1080p): the compositor reuses its output buffer for the next frame,
+            # and the video-out thread reads this one later.
+            self.video_out.send(app._visible_picture(composed_rgb).copy())
         if self.leader is not None and app.out is not None:
             self.leader.tick(t_s, Path(app.preset.path).stem, app.model_spec, self.beat.bpm, self.beat.position,
                              app.out.state.z, app.out.params)
