@@ -30,6 +30,8 @@ from typing import IO
 
 import imageio_ffmpeg
 
+from installation.descriptors import close_on_exec_all
+
 log = logging.getLogger(__name__)
 
 _DONE = object()
@@ -97,6 +99,7 @@ class _Ffmpeg:
             read_fd, write_fd = _above_stdio(read_fd), _above_stdio(write_fd)
             err_fd = _above_stdio_dup(self._stderr.fileno())
             extra_fd = err_fd != self._stderr.fileno()
+            close_on_exec_all()  # C libraries' descriptors stay with the show (docs/reliability.md)
             try:
                 self.pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=[
                     (os.POSIX_SPAWN_DUP2, read_fd, 0),

@@ -411,9 +411,10 @@ def decode_with_ffmpeg(path: str, samplerate: int) -> np.ndarray:
 
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", path]
     command += ["-t", str(MAX_FILE_S), "-f", "f32le", "-ac", "1", "-ar", str(samplerate), "pipe:1"]
-    # close_fds=False lets Python use posix_spawn instead of fork: forking while other threads run
-    # BLAS/OpenCV work can deadlock in the libraries' fork handlers.
-    result = subprocess.run(command, capture_output=True, timeout=120, check=False, close_fds=False)
+    # CPython starts this with vfork (no preexec_fn), which runs no fork handlers: forking while other
+    # threads run BLAS/OpenCV work could deadlock in them. close_fds: ffmpeg inherits no descriptor
+    # a C library opened without close-on-exec.
+    result = subprocess.run(command, capture_output=True, timeout=120, check=False, close_fds=True)
     if result.returncode != 0:
         lines = result.stderr.decode(errors="replace").strip().splitlines()
         raise RuntimeError(lines[-1] if lines else f"ffmpeg exited with {result.returncode}")
