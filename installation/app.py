@@ -41,6 +41,7 @@ from installation.senses import Senses
 from installation.slot import LatestSlot
 from installation.sources.touch import TouchTracker
 from installation.stats import RateCounter, Rolling, StatsWriter
+from installation.web.feed import PanelFeed, engagement_map, model_names
 from models.registry import BUILTINS
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class App:
         self.recorder: Recorder | None = None
         self.care: Caretaker | None = None  # state, health, opening hours, burn-in care
         self.live: LiveControl | None = None  # OSC, MIDI, tempo, recording toggle, video out, sync
+        self.panel: PanelFeed | None = None  # the web panel's feed (installation/web)
         self.exit_code = 0
 
     # ---------------------------------------------------------------- setup
@@ -136,6 +138,7 @@ class App:
         self._apply_preset_extras()
         self.live = LiveControl(self)
         self.live.start()
+        self.panel = PanelFeed.create(self, self.live.queue, c.web)  # web panel (docs/web.md); None when off
         self.hud = Hud(c.hud.font_px)
         if c.stats.path:
             self.stats = StatsWriter(c.stats.path)
@@ -484,6 +487,27 @@ class App:
             return  # stale
         self._show(result)
 
+    # ---------------------------------------------------------------- web panel (installation/web/feed.py)
+    def panel_status(self) -> dict[str, Any]:
+        now, s = time.perf_counter(), self.senses.status()
+        assert self.care is not None
+        e, walk = self.mapping.engagement, self.mapping.walk
+        return {"fps": round(self._fps.rate(now), 2), "generator_fps": round(self._gen_fps.rate(now), 2),
+                "latency_ms_p95": round(self._latency_ms.percentile(95), 2), "preset": self.preset.name,
+                "preset_file": Path(self.preset.path).stem, "model": self.model_entry.name,
+                "sources": {k: {"state": v.state, "detail": v.detail} for k, v in s.items()},
+                "uptime_s": round(now - self.t_start_s, 1), "restarts": self.care.restarts,
+                "last_error": self.last_error, "open": self.care.open, "schedule": self.config.schedule.open,
+                "closed_mode": self.config.schedule.closed_mode,
+                "recording": self.recorder is not None and self.recorder.active, "presets": list_presets(),
+                "models": model_names(),
+                "engagement": engagement_map(e.anchors, e.dwell_s, e.touches, walk.principal, walk.z)}
+
+    def panel_picture(self) -> np.ndarray | None:
+        """The generated picture as the screen shows it (never the camera); None while black-closed."""
+        return None if self._composed is None or self.care is None or self.care.black_closed \
+            else self._visible_picture(self._composed)
+
     def _visible_picture(self, composed: np.ndarray) -> np.ndarray:
         """The part of the composed frame the screen shows (it is composed with a burn-in margin)."""
         sw, sh = self.screen.get_size()
@@ -670,13 +694,15 @@ class App:
             self.stats.write(self.stats_record())
         assert self.care is not None
         self.care.after_frame()
+        if self.panel is not None:
+            self.panel.tick(now)
 
     def close(self) -> None:
         if self.care is not None:
             self.care.close()  # the final state save, before anything it reads is torn down
         if self._directions_thread is not None:
             self._directions_thread.join(10.0)  # torch work still running at interpreter exit can abort it
-        for part in ("live", "mirror", "worker", "senses", "loader"):
+        for part in ("panel", "live", "mirror", "worker", "senses", "loader"):
             obj = getattr(self, part, None)
             if obj is not None:
                 obj.close()

@@ -17,6 +17,9 @@ from typing import Any, Literal
 from installation.schedule import parse_schedule
 
 
+WEB_TOKEN_MIN = 12  # characters: a web panel on the LAN needs a token nobody guesses
+
+
 class ConfigError(Exception):
     """One readable line: '<file>: <key>: expected ..., got ...'."""
 
@@ -225,6 +228,14 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = False  # the operator's web panel (docs/web.md); served by --supervise when supervised
+    host: str = "127.0.0.1"  # listen address; anything but loopback needs a token (refused at start otherwise)
+    port: int = _f(8080, 1, 65535)
+    token: str = ""  # every write (and every read from another computer) needs "Authorization: Bearer <token>"
+
+
+@dataclass(frozen=True)
 class Config:
     display: DisplayConfig = DisplayConfig()
     generator: GeneratorConfig = GeneratorConfig()
@@ -248,6 +259,7 @@ class Config:
     tempo: TempoConfig = TempoConfig()
     video_out: VideoOutConfig = VideoOutConfig()
     sync: SyncConfig = SyncConfig()
+    web: WebConfig = WebConfig()
 
 
 def _describe(tp: Any, meta: dict[str, Any]) -> str:
@@ -415,6 +427,10 @@ def _check_network(config: Config, where: str) -> None:
     if osc.enabled and osc.host not in ("127.0.0.1", "localhost", "::1") and not (osc.allow or osc.secret):
         raise ConfigError(f"{where}: osc.host: {osc.host!r} listens beyond this computer; set osc.allow "
                           f"(e.g. [\"192.168.1.0/24\"]) or osc.secret as well")
+    web = config.web
+    if web.enabled and web.host not in ("127.0.0.1", "localhost", "::1") and len(web.token) < WEB_TOKEN_MIN:
+        raise ConfigError(f"{where}: web.token: web.host {web.host!r} listens beyond this computer; set web.token to "
+                          f"a secret of at least {WEB_TOKEN_MIN} characters (docs/web.md)")
     for item in osc.allow:
         try:
             ipaddress.ip_network(item, strict=False)

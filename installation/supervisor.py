@@ -269,7 +269,13 @@ def supervise(argv: list[str], config: Config) -> int:
     except OSError as exc:
         print(f"reverie: cannot write logs to {log_dir} ({exc}); set supervisor.log_dir", file=sys.stderr)
         return EXIT_CONFIG
-    supervisor = Supervisor(child_command(argv, config, log_dir), config.supervisor)
+    panel = None
+    if config.web.enabled:  # the web panel lives here, so it outlives show restarts (docs/web.md)
+        from installation.web.link import start_supervisor_panel
+
+        panel = start_supervisor_panel(config.web)
+    env = {**os.environ, **panel.env()} if panel is not None else None
+    supervisor = Supervisor(child_command(argv, config, log_dir), config.supervisor, env=env)
     previous = {s: signal.signal(s, lambda signum, _: supervisor.stop(signal.Signals(signum).name))
                 for s in (signal.SIGINT, signal.SIGTERM)}
     log.info("supervising the show; log %s, state and health in %s", log_path, log_dir)
@@ -278,3 +284,5 @@ def supervise(argv: list[str], config: Config) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if panel is not None:
+            panel.close()
