@@ -15,6 +15,7 @@ pkgs=(libportaudio2)  # sounddevice's PortAudio; without it the show runs with n
 if [ "$want_test" = 1 ]; then
   pkgs+=(xvfb openbox x11-utils xdotool imagemagick pulseaudio pulseaudio-utils libasound2-plugins jackd2
          fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai fonts-arphic-uming)  # calligraphy data tests
+  pkgs+=(chromium chromium-driver)  # the web panel's browser tests (Debian's chromium; nothing downloaded)
 fi
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
@@ -55,7 +56,7 @@ digest=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   say "installing Python packages from $reqs"
   .venv/bin/python -m pip install -q --disable-pip-version-check -r "$reqs" 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c 'import torch, pygame, cv2, numpy, safetensors, imageio_ffmpeg' \
+  .venv/bin/python -c 'import torch, pygame, cv2, numpy, safetensors, imageio_ffmpeg, aiohttp' \
     || { say "Python packages failed to install (see above)"; exit 1; }
   echo "$digest" > "$stamp"
 fi
