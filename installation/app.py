@@ -29,14 +29,14 @@ from installation.mapping.learn import Demonstrations, LearnedMapping
 from installation.mapping.mirror import MirrorEncoder
 from installation.mapping.presets import PRESET_DIR, Preset, list_presets, load_preset
 from installation.render.display import open_display
-from installation.render.effects import Compositor
+from installation.render.picture import Picture
 from installation.render.hud import Hud
 from installation.render.loading import (FALLBACK_MODEL, ModelLoader, find_encoder, load_model, pick_device,
                                         set_torch_threads)
 from installation.render.quality import Measurements, QualityController, QualityLevel, build_ladder, latch_timeout_s
 from installation.render.recorder import Recorder
 from installation.render.snapshot import save_snapshot_async
-from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult
+from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult, result_for
 from installation.senses import Senses
 from installation.slot import LatestSlot
 from installation.sources.touch import TouchTracker
@@ -124,7 +124,7 @@ class App:
         self.t_start_s = time.perf_counter()
         self.care = Caretaker(self)
         # Burn-in drift: compose a margin larger than the screen, so the slow orbit never shows an edge.
-        self.compositor = Compositor(self.care.padded(self.screen.get_size()), c.display.fit, c.display.effects_height)
+        self.compositor = Picture(self.care.padded(self.screen.get_size()), c.display.fit, c.display.effects_height)
         self._setup_quality(model)
         self._use_model(model)
         # Restored in this order after a restart: the preset first, then where the walk was in it.
@@ -186,16 +186,16 @@ class App:
         out = self.mapping.update(0.0, 0.0, {}, self.touch.frame())
         request = RenderRequest(out.state.z, self.compositor.work_size, self.config.display.fit, time.perf_counter(), 0)
         try:
-            frame = self.worker.render(model, request)
+            picture = self.worker.render(model, request)
         except Exception as exc:  # the worker will report it again; start on black meanwhile
             log.error("first frame failed: %s", exc)
             return
-        self._show(RenderResult(frame, 0, self.worker.epoch, request.t_input_s, 0.0))
+        self._show(result_for(picture, model, 0, self.worker.epoch, request.t_input_s, 0.0))
 
     def _show(self, result: RenderResult) -> None:
-        assert result.frame_rgb is not None
+        assert result.frame_rgb is not None or result.field is not None
         self.frame = result
-        self.compositor.add_frame(result.frame_rgb, time.perf_counter())
+        self.compositor.add_result(result, time.perf_counter())
         self._new_frame = True
 
     # ---------------------------------------------------------------- automatic quality

@@ -15,6 +15,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from models.field import field_info_from_header, mark
 from models.registry import ARCHITECTURES, build_model
 
 FORMAT = "reverie-generator/1"
@@ -97,4 +98,4 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tor
     except Exception as exc:  # truncated data section, bad offsets
         raise CheckpointError(f"{path}: corrupt tensor data ({exc})") from exc
     model.load_state_dict(loaded)
-    return model.to(device).eval()
+    return mark(model.to(device).eval(), field_info_from_header(metadata, str(path)))  # field or colour output

@@ -20,7 +20,7 @@ import pygame
 from installation.app import App
 from installation.bench.latency import StepMicrophone, calibrate_threshold, detect_steps
 from installation.config import load_config
-from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult
+from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult, result_for
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ class InlineWorker(GeneratorWorker):
         with self._swap_lock:
             model, epoch = self._model, self.epoch
         try:
-            frame = self.render(model, request)
-            result = RenderResult(frame, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3)
+            picture = self.render(model, request)
+            result = result_for(picture, model, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3)
         except Exception as exc:
             self.errors += 1
             result = RenderResult(None, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3,

@@ -61,6 +61,7 @@ class EffectsPreset:
     frame_blend: bool = True  # crossfade between generator frames (smooth at any generator rate)
     kaleidoscope: int = _f(0, 0, 16)  # 0 = off, else mirrored segments
     upscale: Literal["smooth", "sharp"] = "smooth"  # how low-resolution models are enlarged
+    palette: Literal["ink", "neon", "gold"] = "ink"  # field models: ink on paper, neon on black, gold on lacquer
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import torch
 from installation.config import AccelConfig
 from installation.render.accel import Accelerator
 from installation.slot import LatestSlot
+from models.field import field_info
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,23 @@ class RenderRequest:
 
 @dataclass(frozen=True)
 class RenderResult:
-    frame_rgb: np.ndarray | None  # (H, W, 3) uint8 ready to show; None on error
+    frame_rgb: np.ndarray | None  # (H, W, 3) uint8 ready to show; None on error and for field models
     stamp: int  # stamp of the request it answers
     epoch: int  # model epoch it was rendered with
     t_input_s: float
     render_ms: float
     error: str = ""
+    field: np.ndarray | None = None  # field models: (h, w) float32 in [-1, 1], ink > 0, at the model's size
+    field_spread_px: float = 0.0  # model px from the edge where the field reaches +-1
+
+
+def result_for(picture: np.ndarray, model: torch.nn.Module, stamp: int, epoch: int, t_input_s: float,
+               render_ms: float) -> RenderResult:
+    """What render() returned as a result: a field model's (h, w) field or a colour (H, W, 3) frame."""
+    info = field_info(model)
+    if info is not None and picture.ndim == 2:
+        return RenderResult(None, stamp, epoch, t_input_s, render_ms, field=picture, field_spread_px=info.spread_px)
+    return RenderResult(picture, stamp, epoch, t_input_s, render_ms)
 
 
 def fit_rect(src_w: int, src_h: int, out_w: int, out_h: int, fit: str) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
@@ -144,8 +156,9 @@ class GeneratorWorker:
                 model, epoch = self._model, self.epoch
             t0 = time.perf_counter()
             try:
-                frame = self.render(model, request)
-                result = RenderResult(frame, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3)
+                picture = self.render(model, request)
+                result = result_for(picture, model, request.stamp, epoch, request.t_input_s,
+                                    (time.perf_counter() - t0) * 1e3)
             except Exception as exc:  # any model failure becomes a visible, logged error, not a dead thread
                 if is_out_of_memory(exc) and self.device.type != "cpu" and self._fall_back_to_cpu(model, exc):
                     continue  # the same request is still the newest; the next one renders on the CPU
@@ -176,7 +189,8 @@ class GeneratorWorker:
         return True
 
     def render(self, model: torch.nn.Module, request: RenderRequest) -> np.ndarray:
-        """One request -> a uint8 frame sized for the screen. Runs on the worker thread."""
+        """One request -> a uint8 frame sized for the screen, or a field model's (h, w) float32 field at
+        the model's own size (the main thread thresholds it at screen resolution). Worker thread."""
         out_w, out_h = request.out_size
         z = self._move(torch.from_numpy(request.z), self.device)
         if self.accel.device != self.device:  # fell back to the CPU after running out of GPU memory
@@ -190,6 +204,8 @@ class GeneratorWorker:
                 image = self.accel.run(model, z)
             if not torch.isfinite(image).all():
                 raise FloatingPointError("generator produced NaN or Inf")
+            if field_info(model) is not None:  # never enlarged here: a field stays small until it is drawn
+                return np.ascontiguousarray(image[0, 0].float().clamp(-1, 1).cpu().numpy())
             frame = self.accel.to_uint8(image)
         (x, y, w, h), dst = fit_rect(frame.shape[1], frame.shape[0], out_w, out_h, request.fit)
         frame = frame[y:y + h, x:x + w]
