@@ -19,6 +19,7 @@ from models.baseline_seed import SeedDCGANConfig, SeedGenerator
 from models.cppn import CPPN, CPPNConfig
 from models.external import EXTERNAL_SUFFIXES
 from models.gan import GANConfig, Generator, SAGANConfig
+from models.superres import SuperRes, SuperResConfig
 from models.vae import VAE, VAEConfig
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
@@ -30,7 +31,9 @@ ARCHITECTURES: dict[str, tuple[type, type[torch.nn.Module]]] = {
     "sagan": (SAGANConfig, Generator),
     "vae": (VAEConfig, VAE),
     "seed-dcgan": (SeedDCGANConfig, SeedGenerator),  # the ported seed baseline, for comparison only
+    "superres": (SuperResConfig, SuperRes),  # a x4 post-processor for colour models, never a generator
 }
+POST_PROCESSORS = {"superres"}  # architectures that enlarge pictures: not offered as generators
 
 # Generators that need no file: fixed seeded weights, clearly labelled as untrained.
 BUILTINS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -81,6 +84,8 @@ def list_models(assets_dir: Path = ASSETS_DIR) -> list[ModelEntry]:
                 arch = str(card.get("arch", "?"))
             except (OSError, ValueError):
                 description = "(model card unreadable)"
+            if arch in POST_PROCESSORS:  # e.g. sr-emoji enlarges pictures; it draws none
+                continue
         entries.append(ModelEntry(path.stem, arch, description, path))
     entries += _external_entries(assets_dir)
     for name, (arch, _, description) in BUILTINS.items():
@@ -93,8 +98,11 @@ def default_model_name(assets_dir: Path = ASSETS_DIR) -> str:
     best, best_rank = "seeded-cppn", float("-inf")
     for path in sorted(assets_dir.glob("*.json")):
         try:
-            rank = float(json.loads(path.read_text()).get("rank", float("-inf")))
+            card = json.loads(path.read_text())
+            rank = float(card.get("rank", float("-inf")))
         except (OSError, ValueError, TypeError, AttributeError):
+            continue
+        if card.get("arch") in POST_PROCESSORS:
             continue
         if rank > best_rank and path.with_suffix(".safetensors").is_file():
             best, best_rank = path.stem, rank
@@ -129,8 +137,12 @@ def load_generator(spec: str, device: str | torch.device = "cpu") -> tuple[torch
         from models.external import load_external  # an artist's TorchScript / torch.export file
 
         return load_external(entry.path, device), entry
-    from models.checkpoint import load_checkpoint  # checkpoint imports this module
+    from models.checkpoint import load_checkpoint, read_header  # checkpoint imports this module
 
+    arch = read_header(entry.path)["arch"]
+    if arch in POST_PROCESSORS:
+        raise ValueError(f"{entry.path}: a {arch} post-processor, not a generator (the show applies it itself; "
+                         f"see generator.superres)")
     return load_checkpoint(entry.path, device), entry
 
 
