@@ -36,6 +36,7 @@ from installation.render.loading import (FALLBACK_MODEL, ModelLoader, find_encod
 from installation.render.quality import Measurements, QualityController, QualityLevel, build_ladder, latch_timeout_s
 from installation.render.recorder import Recorder
 from installation.render.snapshot import save_snapshot_async
+from installation.render.superres import load_superres
 from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult, result_for
 from installation.senses import Senses
 from installation.slot import LatestSlot
@@ -120,6 +121,7 @@ class App:
                  self.model_entry.arch, self.device, threads, self.preset.name)
         self.worker = GeneratorWorker(model, self.device, c.generator.render_size)
         self.worker.configure_accel(c.accel)
+        self.worker.configure_superres(load_superres(c.generator.superres))
         self.touch = TouchTracker(self.screen.get_size())
         self.t_start_s = time.perf_counter()
         self.care = Caretaker(self)

@@ -24,6 +24,7 @@ import torch
 
 from installation.config import AccelConfig
 from installation.render.accel import Accelerator
+from installation.render.superres import SuperResolver
 from installation.slot import LatestSlot
 from models.field import field_info
 
@@ -107,6 +108,11 @@ class GeneratorWorker:
         self.rendered = 0  # results posted (successful or not)
         self.errors = 0
         self.accel = Accelerator(device)  # CPU: pass-through; CUDA: see render/accel.py
+        self.superres: SuperResolver | None = None  # x4 learned enlargement of colour pictures (render/superres.py)
+
+    def configure_superres(self, resolver: SuperResolver | None) -> None:
+        """Before start(): the learned enlargement for colour models (None = bicubic only)."""
+        self.superres = resolver
 
     def configure_accel(self, config: AccelConfig) -> None:
         """Before start(): the GPU options (precision, layout, compile); ignored on the CPU."""
@@ -206,6 +212,8 @@ class GeneratorWorker:
                 raise FloatingPointError("generator produced NaN or Inf")
             if field_info(model) is not None:  # never enlarged here: a field stays small until it is drawn
                 return np.ascontiguousarray(image[0, 0].float().clamp(-1, 1).cpu().numpy())
+            if self.superres is not None:  # before the final resize; fields and large pictures pass through
+                image = self.superres.apply(model, image, (out_w, out_h))
             frame = self.accel.to_uint8(image)
         (x, y, w, h), dst = fit_rect(frame.shape[1], frame.shape[0], out_w, out_h, request.fit)
         frame = frame[y:y + h, x:x + w]
