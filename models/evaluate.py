@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from models.data import ImageArray, save_grid
+from models.glyphs import field_picture
 
 FEATURE_SEED = 20240601  # the feature network's weights are derived from this and nothing else
 FEATURE_RES = 64  # every image is resized to this before feature extraction
@@ -78,7 +79,8 @@ class FeatureNet(nn.Module):
 
 
 def features(net: FeatureNet, images: torch.Tensor, batch: int = 250) -> torch.Tensor:
-    return torch.cat([net(images[i:i + batch]) for i in range(0, len(images), batch)])
+    """Fields (B, 1, H, W) are judged as what a viewer sees: their thresholded ink picture."""
+    return torch.cat([net(field_picture(images[i:i + batch])) for i in range(0, len(images), batch)])
 
 
 def kid(fx: torch.Tensor, fy: torch.Tensor, subsets: int = 20, subset_size: int = 500,
@@ -185,6 +187,7 @@ def save_outputs(model: nn.Module, out: Path, resolution: int, seed: int = 0) ->
             for _ in range(6)]
     strip = generate(model, torch.cat(rows), show)
     for images, name, cols in ((grid, "samples.png", 8), (strip, "interpolation.png", 10)):
+        images = field_picture(images)
         arr = ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
         save_grid(arr, out / name, cols=cols)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.checkpoint import load_checkpoint, read_header, save_checkpoint
 from models.data import ImageArray
 from models.evaluate import FEATURE_RES, FEATURE_SEED, evaluate, save_outputs
 from models.registry import ASSETS_DIR
@@ -51,8 +51,23 @@ def cpu_ms(model: torch.nn.Module, size: int | None = None, repeats: int = 30) -
     return round(sorted(times)[len(times) // 2], 2)
 
 
+def field_dataset_info(data_dir: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """A calligraphy field data set (models/glyphs.py): fonts with their licences and packages."""
+    fonts = report["fonts"]
+    keys = ",".join(fonts)
+    return {"name": f"{report['charset']} characters as signed-distance fields ({', '.join(fonts)})",
+            "licence": "; ".join(f"{k}: {v['licence']} ({v['package']})" for k, v in fonts.items()),
+            "source": "Debian font packages; install: " + report["install"],
+            "preparation": [f"python -m models.data calligraphy --out {data_dir} "
+                            f"--resolution {report['field']['resolution']} --fonts {keys}"],
+            "fonts": {k: {kk: v[kk] for kk in ("path", "style", "package", "licence", "rendered")} for k, v in fonts.items()},
+            "images_kept": report["kept"], "resolution": report["field"]["resolution"], "field": report["field"]}
+
+
 def dataset_info(data_dir: Path) -> dict[str, Any]:
     report = json.loads((data_dir / "report.json").read_text())
+    if report.get("kind") == "field":
+        return field_dataset_info(data_dir, report)
     src = Path(report["sources"][0]).name
     info = dict(DATASETS.get(src, {"name": src, "licence": "unknown: check before shipping", "source": report["sources"][0], "raw": ""}))
     cfg = report["config"]
@@ -85,10 +100,11 @@ def main(argv: list[str] | None = None) -> None:
     run = args.run
     summary = json.loads((run / "train.json").read_text())
     model = load_checkpoint(run / "model.safetensors")
+    field = {k: v for k, v in read_header(run / "model.safetensors").items() if k.startswith(("output", "field_"))}
     arch = summary["arch"]
     out = args.out_dir
     path = save_checkpoint(model, arch, out / f"{args.name}.safetensors", half=not args.fp32,
-                           extra={"name": args.name})
+                           extra={"name": args.name, **field})
     shipped = load_checkpoint(path)  # evaluate exactly what ships (fp16 round trip included)
     data_dir = Path(summary["train_config"]["data"])
     ds = ImageArray(data_dir)
@@ -138,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
         "file_bytes": path.stat().st_size,
         "notes": args.notes,
     }
+    if field.get("output") == "field":  # the show thresholds it at screen resolution (render/field.py)
+        card["output"] = "field"
+        card["field"] = {"type": field.get("field_type", "sdf"), "spread_px": float(field.get("field_spread_px", 4.0))}
     if "teacher" in summary["train_config"] and summary["train_config"]["teacher"]:
         card["teacher"] = summary["train_config"]["teacher"]
     (out / f"{args.name}.json").write_text(json.dumps(card, indent=1) + "\n")

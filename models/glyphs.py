@@ -18,9 +18,13 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +138,14 @@ def glyph_field(char: str, font: ImageFont.FreeTypeFont, resolution: int, spread
     d = d.reshape(resolution, oversample, resolution, oversample).mean((1, 3))  # area average
     f = np.clip(-d / spread_px, -1.0, 1.0)
     return np.round((f + 1.0) * 127.5).astype(np.uint8)
+
+
+def field_picture(x: "torch.Tensor", sharpness: float = 8.0) -> "torch.Tensor":
+    """(B, 1, H, W) field, ink > 0 -> (B, 3, H, W) in [-1, 1]: black ink on white paper, the zero crossing
+    anti-aliased over about half a model pixel (spread 4 px: x8). Colour images (B, 3, H, W) pass through."""
+    if x.shape[1] != 1:
+        return x
+    return (-x.float() * sharpness).clamp(-1, 1).repeat(1, 3, 1, 1)
 
 
 def field_to_float(arr: np.ndarray) -> np.ndarray:

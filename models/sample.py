@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from models.data import save_grid
+from models.glyphs import field_picture
 
 
 @torch.no_grad()
@@ -27,9 +28,11 @@ def render(model: nn.Module, z: torch.Tensor, size: int) -> np.ndarray:
     except TypeError:
         x = model(z)
     x = x.float().clamp(-1, 1)
+    native = x.shape[-1]
     if x.shape[-1] != size:
         mode = "area" if x.shape[-1] > size else "bicubic"
         x = nn.functional.interpolate(x, size=(size, size), mode=mode).clamp(-1, 1)
+    x = field_picture(x, sharpness=8.0 * size / native)  # a field: edge ~half a px at any size
     return ((x + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 

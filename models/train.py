@@ -36,6 +36,7 @@ from models.baseline_seed import SeedDiscriminator
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.data import AugmentConfig, ImageArray, save_grid
 from models.gan import Discriminator
+from models.glyphs import field_picture
 from models.registry import ARCHITECTURES, config_from_dict
 
 
@@ -367,9 +368,7 @@ def hardware(device: torch.device, threads: int) -> str:
 
 def save_tensor_grid(images: torch.Tensor, path: Path, cols: int = 8) -> None:
     """(B, 3, H, W) in [-1, 1] -> PNG grid; a field (B, 1, H, W), ink > 0, is drawn as black ink on white."""
-    images = images.detach().float().cpu()
-    if images.shape[1] == 1:  # about half a pixel of anti-aliasing at the zero crossing (spread 4 px -> x8)
-        images = (-images * 8).clamp(-1, 1).repeat(1, 3, 1, 1)
+    images = field_picture(images.detach().float().cpu())
     arr = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     save_grid(arr.permute(0, 2, 3, 1).numpy(), path, cols=cols)
 

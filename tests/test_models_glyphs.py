@@ -77,3 +77,31 @@ def test_missing_fonts_one_clear_message(tmp_path: Path) -> None:
     with pytest.raises(FontsMissing):
         render_calligraphy(tmp_path / "out", fonts=fonts)
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+@needs_fonts
+def test_field_model_trains_and_ships_as_a_field(tmp_path: Path) -> None:
+    """A GAN on field data: one-channel output, the checkpoint header and the exported card say 'field'."""
+    import torch
+
+    from models.checkpoint import load_checkpoint, read_header
+    from models.export import main as export_main
+    from models.train import main as train_main
+
+    data = tmp_path / "calli16"
+    render_calligraphy(data, resolution=16, fonts=select_fonts("ukai"), limit=48)
+    run = tmp_path / "run"
+    train_main(["--arch", "gan", "--data", str(data), "--out", str(run), "--set=img_channels=1", "--set=flip=false",
+                "--set=g_width=4", "--set=d_width=4", "--set=max_width=16", "--set=z_dim=8", "--set=steps=2",
+                "--set=batch_size=4", "--set=sample_every=1", "--set=threads=1"])
+    header = read_header(run / "model.safetensors")
+    assert header["output"] == "field" and float(header["field_spread_px"]) == 1.0
+    model = load_checkpoint(run / "model.safetensors")
+    assert model(torch.randn(2, 8)).shape == (2, 1, 16, 16)
+    export_main([str(run), "--name", "tiny-field", "--description", "test", "--out-dir", str(tmp_path / "assets"),
+                 "--n", "40"])
+    card = json.loads((tmp_path / "assets" / "tiny-field.json").read_text())
+    assert card["output"] == "field" and card["field"] == {"type": "sdf", "spread_px": 1.0}
+    assert "Arphic" in card["dataset"]["licence"] and "calligraphy" in card["dataset"]["preparation"][0]
+    assert read_header(tmp_path / "assets" / "tiny-field.safetensors")["output"] == "field"
+    assert (tmp_path / "assets" / "tiny-field.png").is_file()
