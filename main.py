@@ -96,17 +96,29 @@ def main(argv: list[str] | None = None) -> int:
         from installation.supervisor import supervise
 
         return supervise(list(sys.argv[1:] if argv is None else argv), config)
+    from installation.stderr_limit import StderrLimiter
+
+    limiter = StderrLimiter()  # C libraries' stderr floods (PortAudio on a dead server) are rate-limited
+    limiter.install()
     logging.basicConfig(level=config.run.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     from installation.app import App
+    from installation.sources.microphone import portaudio_stuck
     from installation.standby import wait_for_go
 
     if not wait_for_go():  # a supervisor's warm standby that was never needed
+        limiter.close()
         return 0
     try:
-        return App(config).run()
+        code = App(config).run()
     except ConfigError as exc:
         log.error("config error: %s", exc)
         return EXIT_CONFIG
+    finally:
+        limiter.close()
+    if portaudio_stuck():  # its spinning thread crashes the interpreter's shutdown (SIGSEGV): leave now
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from installation.health import Heartbeat, OutputWatch, thumbnail
 from installation.schedule import parse_schedule
+from installation.sources.microphone import STUCK_S
 from installation.standby import RESTARTS_ENV
 from installation.state import AtomicFileWriter, StateStore
 
@@ -56,6 +57,7 @@ class Caretaker:
         self._last_recovery_s = -math.inf
         self.recoveries = 0
         self.last_verdict = ""
+        self._mic_stuck_reported = False
         now = time.monotonic()
         self._t0_s = now
         self._next_schedule_s = now + SCHEDULE_CHECK_S
@@ -118,6 +120,7 @@ class Caretaker:
         if now_s >= self._next_schedule_s:
             self._next_schedule_s = now_s + SCHEDULE_CHECK_S
             self.check_schedule()
+            self._check_microphone()
             self.app.kiosk_lock.poll(now_s)
             if not self.app.kiosk_lock.unlocked and self.app.hud_visible:
                 self.app.hud_visible = False  # unlock file removed: the HUD goes with it
@@ -136,6 +139,22 @@ class Caretaker:
             self.open = is_open
             self.watch.reset()
             log.info("opening hours: now %s", "open" if is_open else f"closed ({self.app.config.schedule.closed_mode})")
+
+    def _check_microphone(self) -> None:
+        """A microphone stuck inside PortAudio never comes back in this process (see microphone.STUCK_S):
+        supervised, exit so the supervisor starts a fresh show (warm standby: the picture is back within
+        about a second, state restored); alone, say so once and go on silent."""
+        stuck_s = self.app.senses.microphone.stuck_s()
+        if stuck_s < STUCK_S or self._mic_stuck_reported:
+            return
+        self._mic_stuck_reported = True
+        what = (f"microphone: PortAudio has not returned for {stuck_s:.0f} s (its ALSA thread spins on a dead "
+                "sound server; only a new process clears it)")
+        if self.heartbeat.fd is not None:
+            log.error("%s; exiting with code %d so the supervisor restarts the show", what, EXIT_UNHEALTHY)
+            self.app.fail(EXIT_UNHEALTHY, "microphone stuck in PortAudio")
+        else:
+            log.error("%s; the show goes on silent. Run it with --supervise to have it restarted", what)
 
     def _check_output(self, now_s: float) -> None:
         if self.black_closed:

@@ -7,12 +7,11 @@ out. When the device is missing or dies, the show hears silence while a thread k
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
-import subprocess
 import threading
 import time
-import wave
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from installation.sources.base import Backoff, SourceStatus
+from installation.sources.soundfile import decode_with_ffmpeg, load_sound_file, read_wav_mono, resample_linear
 from installation.sources.synthetic import BEAT_S, synthetic_signal
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,23 @@ STALL_S = 2.0  # a running stream with no callback for this long is dead (e.g. u
 FIRST_BLOCK_S = 6.0  # PulseAudio via ALSA can take ~2 s before the first block arrives
 POLL_S = 0.1  # how often the device thread checks the stream's health
 PLAYER_TICK_S = 0.01  # file/synthetic playback writes ~10 ms per tick
-MAX_FILE_S = 600.0  # files are decoded whole into memory; 10 min mono float32 at 44.1 kHz ~ 106 MB
 JOIN_TIMEOUT_S = 2.0
+# A PortAudio call (open, abort/close) that has not returned after this long will not return: when
+# PulseAudio dies before a stream's first block, PortAudio's ALSA thread spins for good (burning a
+# core, flooding stderr) and the abort waits on it forever. Only a new process clears that; the
+# caretaker asks the supervisor for one (installation/care.py).
+STUCK_S = 10.0
 AUDIO_FILE_EXTS = {".wav", ".wave", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff"}
 PORTAUDIO_FIX = "sudo apt-get install libportaudio2 (Debian/Ubuntu)"
+
+
+_STUCK_SOURCES: set[str] = set()  # microphones whose device thread was left inside PortAudio at close
+
+
+def portaudio_stuck() -> bool:
+    """A microphone was closed while its thread was stuck inside PortAudio: the process should end
+    with os._exit (the interpreter's normal shutdown crashes with that thread spinning)."""
+    return bool(_STUCK_SOURCES)
 
 
 class _Ring:
@@ -121,6 +134,8 @@ class MicrophoneSource:
         self._pending_live = ""  # an opened stream's description, until its first block arrives
         self._status_flag_count = 0
         self._stream_opened_s = 0.0
+        self._in_portaudio_since_s: float | None = None  # perf_counter() when a PortAudio call began
+        self._sd: ModuleType | None = None
 
         lower = self.spec.lower()
         self._device: int | str | None = None
@@ -159,6 +174,15 @@ class MicrophoneSource:
     def status(self) -> SourceStatus:
         return self._status
 
+    def stuck_s(self, now_s: float | None = None) -> float:
+        """How long the device thread has been inside one PortAudio call (0 = not in one).
+
+        Past STUCK_S the call will not return and the microphone cannot come back in this process."""
+        since_s = self._in_portaudio_since_s
+        if since_s is None:
+            return 0.0
+        return (time.perf_counter() if now_s is None else now_s) - since_s
+
     def close(self) -> None:
         """Stop the thread (which closes the stream) and join it."""
         self._stop.set()
@@ -166,6 +190,12 @@ class MicrophoneSource:
             self._thread.join(JOIN_TIMEOUT_S)
             if self._thread.is_alive():
                 log.warning("microphone: thread did not stop within %.0f s", JOIN_TIMEOUT_S)
+                if self.stuck_s() > 0 and self._sd is not None:
+                    # sounddevice's exit handler aborts every open stream: on the stuck one it would
+                    # hang the exit, and the supervisor would wait hang_s before killing us.
+                    atexit.unregister(self._sd._exit_handler)
+                    _STUCK_SOURCES.add(self.spec)
+                    log.warning("microphone: PortAudio is stuck; it is not shut down at exit")
             self._thread = None
         self._silent = True
 
@@ -209,6 +239,7 @@ class MicrophoneSource:
         if sd is None:
             self._fall_back(f"PortAudio library not found ({error}); fix: {PORTAUDIO_FIX}", retrying=False)
             return
+        self._sd = sd
         label = "microphone 'default'" if self._device is None else f"microphone {self._device!r}"
         stream: Any = None
         next_try_s = 0.0
@@ -218,7 +249,9 @@ class MicrophoneSource:
             while not self._stop.is_set():
                 now_s = time.perf_counter()
                 if stream is None and now_s >= next_try_s:
+                    self._in_portaudio_since_s = now_s
                     stream, error = self._open_stream(sd, label, rescan=tried)
+                    self._in_portaudio_since_s = None
                     tried = True
                     if stream is None:
                         self._fall_back(error)
@@ -229,7 +262,9 @@ class MicrophoneSource:
                         # Report first: PortAudio's abort can hang while its ALSA thread spins on a
                         # dead PulseAudio server (seen here); the show must not stay "live" and deaf.
                         self._fall_back(f"{label}: {error}")
+                        self._in_portaudio_since_s = time.perf_counter()
                         _close_stream(stream)
+                        self._in_portaudio_since_s = None
                         stream = None
                         next_try_s = now_s + self._backoff.next_delay_s()
                     elif self._pending_live and self._ring.newest()[0]:  # live = sound arrives, not "opened"
@@ -353,69 +388,4 @@ def _close_stream(stream: Any) -> None:
         log.debug("microphone: closing the stream failed: %s", exc)
 
 
-def load_sound_file(path: str, samplerate: int) -> tuple[np.ndarray | None, str]:
-    """The whole file (up to MAX_FILE_S) as mono float32 at samplerate, or (None, error text)."""
-    if not os.path.isfile(path):
-        return None, f"no such sound file: {path}"
-    try:
-        if os.path.splitext(path)[1].lower() in (".wav", ".wave"):
-            try:
-                samples, file_rate = read_wav_mono(path)
-            except (wave.Error, EOFError):  # e.g. float or compressed WAV: let ffmpeg try
-                pass
-            else:
-                samples = resample_linear(samples, file_rate, samplerate)
-                return (samples, "") if samples.size else (None, f"empty sound file: {path}")
-        samples = decode_with_ffmpeg(path, samplerate)
-    except Exception as exc:  # noqa: BLE001 - any decoding failure means the same: silence
-        return None, f"cannot decode {path}: {exc}"
-    return (samples, "") if samples.size else (None, f"empty sound file: {path}")
-
-
-def read_wav_mono(path: str) -> tuple[np.ndarray, int]:
-    """PCM WAV (8/16/24/32-bit) via the stdlib as (n,) float32 mono, and the file's sample rate."""
-    with wave.open(path, "rb") as wav:
-        channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
-        raw = wav.readframes(min(wav.getnframes(), int(MAX_FILE_S * rate)))
-    if width == 1:
-        samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 2:
-        samples = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
-    elif width == 3:
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-        ints = (b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8 >> 8  # sign-extend 24 bits
-        samples = ints.astype(np.float32) / float(1 << 23)
-    elif width == 4:
-        samples = np.frombuffer(raw, "<i4").astype(np.float32) / float(1 << 31)
-    else:
-        raise wave.Error(f"unsupported sample width {width}")
-    return samples.reshape(-1, channels).mean(axis=1, dtype=np.float32), rate
-
-
-def resample_linear(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Linear-interpolation resampling: plenty for loudness/onset features."""
-    if from_rate == to_rate or samples.size == 0:
-        return samples.astype(np.float32, copy=False)
-    n_out = int(round(samples.shape[0] * to_rate / from_rate))
-    t_out = np.arange(n_out) * (from_rate / to_rate)
-    return np.interp(t_out, np.arange(samples.shape[0]), samples).astype(np.float32)
-
-
-def decode_with_ffmpeg(path: str, samplerate: int) -> np.ndarray:
-    """Any format ffmpeg reads, as (n,) float32 mono at samplerate.
-
-    ffmpeg does the resampling and the mixdown; its stereo mixdown is (L+R)/sqrt(2), which keeps the
-    loudness of uncorrelated channels (the WAV path averages, 3 dB quieter for identical channels).
-    """
-    import imageio_ffmpeg  # only needed for non-WAV files
-
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", path]
-    command += ["-t", str(MAX_FILE_S), "-f", "f32le", "-ac", "1", "-ar", str(samplerate), "pipe:1"]
-    # CPython starts this with vfork (no preexec_fn), which runs no fork handlers: forking while other
-    # threads run BLAS/OpenCV work could deadlock in them. close_fds: ffmpeg inherits no descriptor
-    # a C library opened without close-on-exec.
-    result = subprocess.run(command, capture_output=True, timeout=120, check=False, close_fds=True)
-    if result.returncode != 0:
-        lines = result.stderr.decode(errors="replace").strip().splitlines()
-        raise RuntimeError(lines[-1] if lines else f"ffmpeg exited with {result.returncode}")
-    return np.frombuffer(result.stdout, np.float32).copy()
+__all__ = ["MicrophoneSource", "decode_with_ffmpeg", "load_sound_file", "read_wav_mono", "resample_linear"]
