@@ -20,6 +20,7 @@ BG = (24, 20, 18)  # BGR
 AXIS = (70, 64, 60)
 TEXT = (210, 210, 210)
 TOUCH = (40, 140, 255)  # orange, BGR
+EMPTY = (120, 112, 106)
 
 
 def engagement_png(data: dict[str, Any] | None) -> bytes:
@@ -44,7 +45,10 @@ def engagement_png(data: dict[str, Any] | None) -> bytes:
         share = float(dwell[i]) / top if dwell.max() > 0 else 0.0
         radius = 3 + int(round(22 * math.sqrt(share)))
         colour = cv2.applyColorMap(np.array([[int(255 * share)]], np.uint8), cv2.COLORMAP_VIRIDIS)[0, 0].tolist()
-        cv2.circle(canvas, (int(px[i]), int(py[i])), radius, colour, -1, cv2.LINE_AA)
+        if share > 0:
+            cv2.circle(canvas, (int(px[i]), int(py[i])), radius, colour, -1, cv2.LINE_AA)
+        else:  # a region nobody dwelt in yet: a faint ring, so the plane's regions still show
+            cv2.circle(canvas, (int(px[i]), int(py[i])), radius, EMPTY, 1, cv2.LINE_AA)
         if touches[i] > 0:
             cv2.circle(canvas, (int(px[i]), int(py[i])), radius + 3, TOUCH, 1 + min(4, int(touches[i]) // 5),
                        cv2.LINE_AA)
