@@ -37,6 +37,8 @@ APT_PACKAGES = {  # tool -> Debian/Ubuntu package that provides it
     "paplay": "pulseaudio-utils",
     "parecord": "pulseaudio-utils",
     "jackd": "jackd2",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
 }
 ALSA_PULSE_PLUGIN_GLOB = "/usr/lib/*/alsa-lib/libasound_module_pcm_pulse.so"
 
