@@ -35,6 +35,7 @@ from installation.render.loading import (FALLBACK_MODEL, ModelLoader, find_encod
                                         set_torch_threads)
 from installation.render.quality import Measurements, QualityController, QualityLevel, build_ladder, latch_timeout_s
 from installation.render.recorder import Recorder
+from installation.render.model_watch import ModelFileWatch
 from installation.render.snapshot import save_snapshot_async
 from installation.render.superres import load_superres
 from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult, result_for
@@ -79,6 +80,7 @@ class App:
         self.loader = ModelLoader()
         self._watch_due_s = 0.0
         self._preset_mtime_ns: int | None = None
+        self._model_watch = ModelFileWatch()
         # rolling figures for HUD and stats
         self._fps = RateCounter()
         self._gen_fps = RateCounter()
@@ -459,6 +461,8 @@ class App:
             dt_s *= CALM_SPEED
         t_input_s = time.perf_counter()
         self._watch_preset(t_input_s)
+        if self._model_watch.changed(self.model_spec, t_input_s):  # hot swap of a replaced model file
+            self.loader.request(self.model_spec, self.device, keep_on_failure=True)
         self._quality_tick(t_input_s)
         self._poll_background()
         assert self.live is not None

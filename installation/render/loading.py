@@ -69,9 +69,18 @@ class ModelLoader:
         self._seen = 0
         self._thread: threading.Thread | None = None
 
-    def request(self, spec: str, device: torch.device) -> None:
+    def request(self, spec: str, device: torch.device, keep_on_failure: bool = False) -> None:
+        """Load spec in the background. keep_on_failure (a hot swap): a file that does not load is
+        reported and nothing is swapped, instead of falling back to the built-in model."""
         def work() -> None:
-            model, entry = load_model(spec, device)
+            if keep_on_failure:
+                try:
+                    model, entry = load_generator(default_model_name() if spec == "auto" else spec, device)
+                except Exception as exc:  # a broken file must not stop the show, nor replace a good model
+                    log.error("cannot load the replaced model %r (%s); keeping the current one", spec, exc)
+                    return
+            else:
+                model, entry = load_model(spec, device)
             self.ready.put((model, entry, spec))
 
         self._thread = threading.Thread(target=work, name="model-loader", daemon=True)
