@@ -368,3 +368,13 @@ def test_show_link_keeps_trying_until_the_supervisor_is_there() -> None:
         Path(path).unlink(missing_ok=True)
         os.rmdir(folder)
     assert not link._thread.is_alive()
+
+
+def test_docs_list_exactly_the_routes_the_server_serves() -> None:
+    import re
+
+    from installation.web.server import ROUTES
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "web.md").read_text()
+    table = set(re.findall(r"^\| (GET|POST) \| `([^`]+)` \|", docs, re.MULTILINE))
+    assert table == {(method, path) for method, path, _ in ROUTES}

@@ -49,6 +49,19 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+ROUTES = (  # docs/web.md lists the same (tests/test_web.py checks)
+    ("GET", "/", "_page_handler"),
+    ("GET", "/api/status", "_status"),
+    ("GET", "/api/history", "_history"),
+    ("GET", "/api/thumbnail.jpg", "_thumbnail"),
+    ("GET", "/api/log", "_log"),
+    ("GET", "/api/engagement.png", "_engagement"),
+    ("POST", "/api/preset", "_preset"),
+    ("POST", "/api/model", "_model"),
+    ("POST", "/api/snapshot", "_snapshot"),
+    ("POST", "/api/record", "_record"),
+)
+
 Send = Callable[[dict[str, Any]], None]  # raises LookupError when no show is there to take it
 
 
@@ -149,18 +162,7 @@ class WebServer:
     async def _serve(self) -> None:
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._guard])
-        app.add_routes([
-            web.get("/", self._page_handler),
-            web.get("/api/status", self._status),
-            web.get("/api/history", self._history),
-            web.get("/api/thumbnail.jpg", self._thumbnail),
-            web.get("/api/log", self._log),
-            web.get("/api/engagement.png", self._engagement),
-            web.post("/api/preset", self._preset),
-            web.post("/api/model", self._model),
-            web.post("/api/snapshot", self._snapshot),
-            web.post("/api/record", self._record),
-        ])
+        app.add_routes([web.route(method, path, getattr(self, handler)) for method, path, handler in ROUTES])
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         try:
