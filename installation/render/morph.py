@@ -19,9 +19,26 @@ from installation.mapping.presets import EffectsPreset
 from installation.render.effects import Compositor
 from installation.render.field import FieldRenderer, FieldStyle
 
+MORPH_GRAIN = 0.35  # field units of smooth noise added mid-morph (none at either end), see morph()
+MORPH_GRAIN_PX = 2.0  # model px: the size of the blots the noise makes
 SPLASH_RISE = 0.35  # the splash parameter crossing this upward throws drops
 SPLASH_S = 1.6  # a drop dries (shrinks away) over this long
 SPLASH_DROPS = (3, 9)  # drops per splash at splash 0.35 .. 1
+
+
+def morph_grain(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """(h, w) float32 smooth noise with standard deviation MORPH_GRAIN (made once per field size)."""
+    noise = np.random.default_rng(seed + 7).standard_normal(shape).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), MORPH_GRAIN_PX, borderType=cv2.BORDER_REFLECT)
+    return noise * (MORPH_GRAIN / max(1e-6, float(noise.std())))
+
+
+def morph(a: np.ndarray, b: np.ndarray, t: float, grain: np.ndarray) -> np.ndarray:
+    """Field a becoming field b at t in 0..1. A plain blend of clipped distance fields leaves the deep
+    inside of a vanishing stroke at exactly the threshold at t = 0.5 (a grey flash, then it pops);
+    smooth noise that is zero at both ends makes that happen blot by blot, like ink soaking away."""
+    out = cv2.addWeighted(a, 1.0 - t, b, t, 0.0)
+    return cv2.scaleAdd(grain, 4.0 * t * (1.0 - t), out)
 
 
 class Splash:
@@ -71,6 +88,8 @@ class FieldCompositor(Compositor):
         super().__init__(screen_size, "letterbox", 360, seed)
         self.spread_px = 4.0
         self.splash = Splash(seed)
+        self._seed = seed
+        self._grain = np.zeros((1, 1), np.float32)
 
     def resize(self, screen_size: tuple[int, int]) -> None:
         super().resize(screen_size)
@@ -101,8 +120,9 @@ class FieldCompositor(Compositor):
             else:
                 if self._hold.shape != field.shape:  # another model's size: bring the old field to the new grid
                     self._hold = cv2.resize(self._hold, (field.shape[1], field.shape[0]), interpolation=cv2.INTER_LINEAR)
-                eased = progress * progress * (3 - 2 * progress)
-                field = cv2.addWeighted(self._hold, 1.0 - eased, field, eased, 0.0)  # one shape becomes the next
+                if self._grain.shape != field.shape:
+                    self._grain = morph_grain(field.shape, self._seed)
+                field = morph(self._hold, field, progress * progress * (3 - 2 * progress), self._grain)
         self.splash.update(params.get("splash", 0.0) if self.effects_enabled else 0.0, field, t_s)
         field = self.splash.apply(field, self.spread_px, t_s)
         style = style_from(params, effects)
