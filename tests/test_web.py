@@ -113,7 +113,7 @@ def test_lan_without_a_token_is_refused_at_start_in_one_line() -> None:
 
 # ---------------------------------------------------------------------------- reads
 def test_reads_from_this_computer_need_no_token(panel) -> None:
-    feed, show, queue, client = panel
+    _feed, _show, _queue, client = panel
     code, status = client.json("GET", "/api/status")
     assert code == 200 and status["state"] == "running" and status["supervised"] is False
     for key in ("fps", "generator_fps", "latency_ms_p95", "preset", "model", "sources", "uptime_s", "restarts",
@@ -138,7 +138,7 @@ def test_reads_from_this_computer_need_no_token(panel) -> None:
 
 
 def test_thumbnail_follows_the_picture_and_history_grows(panel) -> None:
-    feed, show, queue, client = panel
+    feed, show, _queue, client = panel
     first = client.request("GET", "/api/thumbnail.jpg")[1]
     show.colour = 250
     feed.tick(10.0)
@@ -244,7 +244,7 @@ def test_a_flood_is_rate_limited_and_the_panel_keeps_serving(panel) -> None:
 
 
 def test_a_taken_port_is_reported_and_nothing_breaks(panel, caplog) -> None:
-    feed, _, _, client = panel
+    _feed, _, _, client = panel
     second = PanelFeed(FakeShow(), c.CommandQueue(), WebConfig(enabled=True, port=client.port))
     with caplog.at_level(logging.ERROR):
         second.start()

@@ -64,7 +64,7 @@ header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126
        content_type=st.sampled_from([None, "application/json", "text/plain", "multipart/form-data; boundary=x"]),
        body=bodies)
 def test_any_request_gets_a_documented_answer(served, method_path, token, content_type, body) -> None:
-    feed, queue, port = served
+    _feed, queue, port = served
     method, path = method_path
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {}

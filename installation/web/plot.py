@@ -43,7 +43,7 @@ def engagement_png(data: dict[str, Any] | None) -> bytes:
     top = max(float(dwell.max()), 1e-9)
     for i in np.argsort(dwell):  # biggest last, so small ones are not hidden under them
         share = float(dwell[i]) / top if dwell.max() > 0 else 0.0
-        radius = 3 + int(round(22 * math.sqrt(share)))
+        radius = 3 + round(22 * math.sqrt(share))
         colour = cv2.applyColorMap(np.array([[int(255 * share)]], np.uint8), cv2.COLORMAP_VIRIDIS)[0, 0].tolist()
         if share > 0:
             cv2.circle(canvas, (int(px[i]), int(py[i])), radius, colour, -1, cv2.LINE_AA)
@@ -52,7 +52,7 @@ def engagement_png(data: dict[str, Any] | None) -> bytes:
         if touches[i] > 0:
             cv2.circle(canvas, (int(px[i]), int(py[i])), radius + 3, TOUCH, 1 + min(4, int(touches[i]) // 5),
                        cv2.LINE_AA)
-    nx, ny = int(round(cx + now[0] * scale)), int(round(cy - now[1] * scale))
+    nx, ny = round(cx + now[0] * scale), round(cy - now[1] * scale)
     cv2.drawMarker(canvas, (nx, ny), (255, 255, 255), cv2.MARKER_CROSS, 14, 2, cv2.LINE_AA)
     total_s, total_touches = float(dwell.sum()), int(touches.sum())
     summary = (f"{total_s / 60:.1f} min dwelt, {total_touches} touches" if total_s > 0 or total_touches
