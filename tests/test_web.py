@@ -153,6 +153,9 @@ def test_reads_with_a_foreign_host_header_need_the_token(panel) -> None:
     assert client.request("GET", "/api/status", headers={"Host": "evil.example:8080"})[0] == 401
     assert client.request("GET", "/api/status", headers={"Host": "evil.example"}, token=TOKEN)[0] == 200
     assert client.request("GET", "/api/status", headers={"Host": "localhost:8080"})[0] == 200
+    assert client.request("GET", "/api/status", headers={"Host": "[::1]:8080"})[0] == 200
+    assert client.request("GET", "/api/status", headers={"Host": "[::1]"})[0] == 200
+    assert client.request("GET", "/api/status", headers={"Host": "127.0.0.1"})[0] == 200
 
 
 def test_log_shows_warnings_and_errors_only(panel) -> None:

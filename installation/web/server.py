@@ -100,8 +100,10 @@ def is_loopback(address: str | None) -> bool:
 
 def _host_is_local_or_ip(host: str) -> bool:
     """The Host header names this computer or an address: a DNS-rebinding page cannot read for free."""
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    name = name.strip("[]")
+    if host.startswith("["):  # [::1]:8080
+        name = host[1:host.find("]")] if "]" in host else host
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     if name == "localhost":
         return True
     try:
@@ -163,7 +165,8 @@ class WebServer:
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._guard])
         app.add_routes([web.route(method, path, getattr(self, handler)) for method, path, handler in ROUTES])
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # keepalive_timeout: idle connections are closed after 10 s, so idle sockets cannot pile up
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=10.0)
         await self._runner.setup()
         try:
             site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
