@@ -108,7 +108,7 @@ class ShowLink:
                 continue
             try:
                 if item is not None:
-                    sock.sendall(status_frame(item.status_json, encode_jpeg(item.picture_rgb)))
+                    sock.sendall(status_frame(item.status_json, encode_jpeg(item.picture_rgb, item.size)))
                     self.sent += 1
                 while select.select([sock], [], [], 0)[0]:
                     data = sock.recv(65536)
