@@ -25,6 +25,7 @@ import numpy as np
 
 from installation.config import WebConfig
 from installation.control import commands as c
+from installation.ratelimit import RateLimitedLog
 from installation.slot import LatestSlot
 from installation.web.logtail import LogTail
 from installation.web.state import PanelState
@@ -130,6 +131,7 @@ class PanelFeed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._due_s = 0.0
+        self._warn = RateLimitedLog(log)
 
     @classmethod
     def create(cls, source: PanelSource, queue: c.CommandQueue, web: WebConfig) -> PanelFeed | None:
@@ -174,7 +176,7 @@ class PanelFeed:
             status = json.dumps(self.source.panel_status(), separators=(",", ":")).encode()
             picture = self.source.panel_picture()
         except Exception as exc:  # the panel must never stop the show
-            log.warning("web panel: could not gather the status (%s)", exc)
+            self._warn.warn("status", f"web panel: could not gather the status ({exc}); trying again in a second")
             return
         if picture is None:
             self.frames.put(PanelFrame(status, None))
