@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from installation.config import WebConfig
 from installation.control import commands as c
+from installation.slot import LatestSlot
 from installation.web.feed import PanelFeed
+from installation.web.link import ShowLink, frame, parse_frames, split_status
 from installation.web.server import RateLimiter
 from tests.runner import wait_for
 from tests.test_web import MODELS, PRESETS, TOKEN, FakeShow
@@ -114,3 +116,37 @@ def test_raw_garbage_on_the_port_does_not_hurt_the_server(served, garbage) -> No
     conn.request("GET", "/api/status")
     assert conn.getresponse().status == 200
     conn.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=64) | st.lists(st.tuples(st.sampled_from([b"F", b"C", b"X"]), st.binary(max_size=40)),
+                                               max_size=4).map(lambda fs: b"".join(frame(k, p) for k, p in fs)))
+def test_supervisor_link_frames_parse_or_refuse_cleanly(data) -> None:
+    """Bytes on the show's socket: whole frames come out, the rest waits, and nothing else is raised."""
+    buffer = bytearray(data)
+    try:
+        frames = parse_frames(buffer)
+    except ValueError:
+        return
+    assert all(isinstance(kind, bytes) and len(kind) == 1 for kind, _ in frames)
+    assert len(buffer) < len(data) + 1
+    for kind, payload in frames:
+        if kind == b"F":
+            try:
+                split_status(payload)
+            except ValueError:
+                pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=json_values.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=60)
+       | st.fixed_dictionaries({"action": st.sampled_from(["preset", "model", "snapshot", "record", "x"]),
+                                "name": json_values, "on": json_values}).map(lambda v: json.dumps(v).encode()))
+def test_commands_from_the_supervisor_become_known_commands_or_nothing(payload) -> None:
+    queue = c.CommandQueue()
+    link = ShowLink("/nonexistent", LatestSlot(), queue)  # not started: only its command parser runs
+    link._command(b"C", payload)
+    for command in queue.drain():
+        assert isinstance(command, (c.SwitchPreset, c.SwitchModel, c.Snapshot, c.SetRecording))
+        if isinstance(command, (c.SwitchPreset, c.SwitchModel)):
+            assert isinstance(command.spec, str) and command.spec and not command.quantised
