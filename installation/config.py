@@ -127,7 +127,7 @@ class RecordConfig:
 @dataclass(frozen=True)
 class RunConfig:
     seconds: float = _f(0.0, 0.0, 1e9)  # stop after this long; 0 = run until quit
-    preset: str = "1-gallery"  # a name from assets/presets/ or a path to a preset .toml
+    preset: str = "6-ink"  # a name from assets/presets/ or a path to a preset .toml
     snapshot_dir: str = "snapshots"  # where long-press snapshots (generated picture only) are saved
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -48,7 +48,7 @@ class SenseSnapshot:
 
 
 # Features that claim a person is there; zero while the camera is a synthetic stand-in.
-PEOPLE_FEATURES = ("presence", "occupied", "faces", "face_x", "face_y", "face_size")
+PEOPLE_FEATURES = ("presence", "occupied", "faces", "face_x", "face_y", "face_size", "smile")
 
 
 class Senses:

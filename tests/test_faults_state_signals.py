@@ -73,4 +73,4 @@ def test_sigterm_makes_the_show_save_its_state_and_exit_0(tmp_path):
     assert proc.returncode == 0, out
     assert "stopping: signal" in out
     saved = json.loads(state.read_text())
-    assert saved["format"] == "reverie-state/1" and saved["preset"] == "1-gallery" and "k0" in saved["latent"]["walk"]
+    assert saved["format"] == "reverie-state/1" and saved["preset"] == "6-ink" and "k0" in saved["latent"]["walk"]

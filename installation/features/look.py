@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from installation.features import video
-from installation.features.faces import Face, FaceDetector
+from installation.features.faces import SMILE_COUNT, Face, FaceDetector, SmileDetector
 from installation.features.flow import DenseFlow, motion_stats
 from installation.features.presence import PRESENCE_AREA, Foreground, presence_from_area
 from installation.features.smoothing import AttackRelease, AutoGain, Ema, OneEuro
 
 FACE_EVERY_S = 0.4  # Haar detection is the expensive part: ~15-30 ms per 160x120 frame here
 FACE_HOLD_S = 0.6  # a face missed by one or two detections is still there
+SMILE_S = 0.8  # the smile feature follows the detector with this time constant (it is a noisy one)
 FACE_PRESENCE = 0.9  # a detected face means someone is there, whatever the background says
 FIRST_DT_S = 1.0 / 30.0
 MAX_DT_S = 0.5  # after a stall, do not let one frame pair look like slow motion
@@ -40,6 +41,9 @@ class VideoAnalyser:
         self._flow = DenseFlow()
         self._foreground = Foreground()
         self._faces = FaceDetector()
+        self._smiles = SmileDetector()
+        self._smile = Ema(SMILE_S)
+        self._smile_raw = (0.0, 0)  # (0..1, confident windows) at the last face detection
         self._t_s: float | None = None
         self._face_due_s = -1e9
         self._last_face_s = -1e9
@@ -80,8 +84,9 @@ class VideoAnalyser:
             found = self._faces.detect(gray)
             if found:
                 self._found, self._last_face_s = found, t_s
+                self._smile_raw = self._smiles.score(gray, found[0])  # the largest face's mouth
             elif t_s - self._last_face_s > FACE_HOLD_S:
-                self._found = ()
+                self._found, self._smile_raw = (), (0.0, 0)
         if self._found:
             x, y, w, h = self._found[0]
             self._face_x.update(x + w / 2, dt_s)
@@ -90,6 +95,7 @@ class VideoAnalyser:
         else:
             for f in (self._face_x, self._face_y, self._face_size):
                 f.reset()
+        self._smile.update(self._smile_raw[0], dt_s)
         presence_now = max(presence_from_area(occupied), FACE_PRESENCE if self._found else 0.0)
         self._presence.update(presence_now, dt_s)
         self._occupied.update(occupied, dt_s)
@@ -118,6 +124,7 @@ class VideoAnalyser:
             "face_x": float(self._face_x.value or 0.0) if face else 0.0,
             "face_y": float(self._face_y.value or 0.0) if face else 0.0,
             "face_size": float(self._face_size.value or 0.0) if face else 0.0,
+            "smile": self._smile.value,
             "brightness": brightness,
             "hue": float(np.arctan2(self._hue_y.value, self._hue_x.value) / (2 * np.pi)) % 1.0,
             "saturation": self._saturation.value,
@@ -126,4 +133,5 @@ class VideoAnalyser:
     def _calibration(self) -> tuple[Calibration, ...]:
         gain = self._motion_gain
         return (("motion", gain.raw, gain.value, *gain.range()),
-                ("presence", self._occupied_raw, presence_from_area(self._occupied_raw), *PRESENCE_AREA))
+                ("presence", self._occupied_raw, presence_from_area(self._occupied_raw), *PRESENCE_AREA),
+                ("smile", float(self._smile_raw[1]), self._smile.value, *SMILE_COUNT))

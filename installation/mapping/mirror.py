@@ -1,6 +1,10 @@
 """Mirror mode: a VAE encoder turns the (small, optionally silhouette-masked) camera frame into a
 latent that the walk is pulled toward, so visitors see themselves in the model's style.
 
+A field VAE (models/field.py) never sees the camera image: the visitor's silhouette mask becomes a
+signed-distance field like the ones it was trained on (centred on its bounding box, at a glyph's
+size), so the show writes the character nearest to the visitor's outline.
+
 The encoder runs on its own thread a few times a second; the camera image never leaves memory.
 """
 
@@ -15,10 +19,14 @@ import numpy as np
 import torch
 
 from installation.slot import LatestSlot
+from models.field import field_info
 
 log = logging.getLogger(__name__)
 
 BACKGROUND_RGB = (255, 255, 255)  # the training data was composited over white
+GLYPH_SHARE = 0.72  # the silhouette's longer side covers this share of the field (as glyphs do)
+FIELD_OVERSAMPLE = 8  # distances are measured at 8x the field's side, then area-averaged down
+MIN_SILHOUETTE = 0.002  # share of the mask that must be foreground to be worth encoding
 
 FrameGetter = Callable[[], tuple[np.ndarray, np.ndarray | None] | None]  # -> (frame_rgb, mask or None)
 
@@ -35,6 +43,25 @@ def prepare(frame_rgb: np.ndarray, mask: np.ndarray | None, res: int) -> torch.T
         img = img * m + np.array(BACKGROUND_RGB, np.float32) * (1.0 - m)
     img = cv2.resize(img, (res, res), interpolation=cv2.INTER_AREA)
     return torch.from_numpy(img / 127.5 - 1.0).permute(2, 0, 1)[None]
+
+
+def silhouette_field(mask: np.ndarray, res: int, spread_px: float) -> torch.Tensor | None:
+    """(H, W) uint8 0/255 mask -> (1, 1, res, res) field in [-1, 1], ink > 0 inside the silhouette,
+    encoded as the calligraphy data is (f = clip(-signed_distance / spread_px, -1, 1)); None if empty."""
+    if mask.size == 0 or np.count_nonzero(mask) < MIN_SILHOUETTE * mask.size:
+        return None
+    ys, xs = np.nonzero(mask)
+    cx, cy = (xs.min() + xs.max() + 1) / 2, (ys.min() + ys.max() + 1) / 2
+    side = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / GLYPH_SHARE
+    big = res * FIELD_OVERSAMPLE
+    scale = big / side  # big px per mask px: the silhouette's box centred at the glyph's size
+    matrix = np.float32([[scale, 0, big / 2 - cx * scale], [0, scale, big / 2 - cy * scale]])
+    ink = cv2.warpAffine(mask, matrix, (big, big), flags=cv2.INTER_LINEAR, borderValue=0) > 127
+    inside = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform((~ink).astype(np.uint8), cv2.DIST_L2, 5)
+    signed_px = (inside - outside) / FIELD_OVERSAMPLE  # model px, ink > 0
+    field = cv2.resize(signed_px, (res, res), interpolation=cv2.INTER_AREA) / spread_px
+    return torch.from_numpy(np.clip(field, -1.0, 1.0).astype(np.float32))[None, None]
 
 
 class MirrorEncoder:
@@ -58,10 +85,18 @@ class MirrorEncoder:
         if self._thread.is_alive():
             self._thread.join(2.0)
 
-    def encode(self, frame_rgb: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    def encode(self, frame_rgb: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+        """The latent of the visitor (None when a field encoder has no silhouette to read)."""
         device = next(self.encoder.parameters()).device
+        info = field_info(self.encoder)
+        if info is not None:  # a field VAE reads only the silhouette, never the image
+            x = silhouette_field(mask, self._res, info.spread_px) if mask is not None else None
+            if x is None:
+                return None
+        else:
+            x = prepare(frame_rgb, mask if self.use_mask else None, self._res)
         with torch.inference_mode():
-            mu, _ = self.encoder.encode(prepare(frame_rgb, mask if self.use_mask else None, self._res).to(device))
+            mu, _ = self.encoder.encode(x.to(device))
         return mu[0].float().cpu().numpy()
 
     def _run(self) -> None:
@@ -70,7 +105,9 @@ class MirrorEncoder:
             if got is None:
                 continue
             try:
-                self.latent.put(self.encode(*got))
+                latent = self.encode(*got)
+                if latent is not None:
+                    self.latent.put(latent)
             except Exception as exc:  # mirror is a nicety: say so once and stop trying
                 if not self._failed:
                     log.error("mirror mode stopped: encoding the camera frame failed (%s)", exc)

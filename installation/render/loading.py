@@ -10,6 +10,7 @@ import threading
 import torch
 
 from installation.slot import LatestSlot
+from models.field import field_info
 from models.registry import ModelEntry, default_model_name, list_models, load_generator
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ def load_model(spec: str, device: torch.device) -> tuple[torch.nn.Module, ModelE
 
 
 def find_encoder(model: torch.nn.Module, device: torch.device) -> torch.nn.Module | None:
-    """The model itself if it can encode, else a shipped VAE with the same latent length."""
+    """The model itself if it can encode, else a shipped VAE with the same latent length and the same
+    kind of output (a field model's encoder must read fields, a colour model's colours)."""
     if hasattr(model, "encode"):
         return model
     for entry in list_models():
@@ -56,7 +58,7 @@ def find_encoder(model: torch.nn.Module, device: torch.device) -> torch.nn.Modul
         except Exception as exc:
             log.warning("encoder %s unusable: %s", entry.name, exc)
             continue
-        if int(candidate.z_dim) == int(model.z_dim):
+        if int(candidate.z_dim) == int(model.z_dim) and (field_info(candidate) is None) == (field_info(model) is None):
             return candidate
     return None
 
