@@ -155,6 +155,9 @@ class WebServer:
             loop.run_until_complete(self._serve())
             if not self.error:
                 loop.run_forever()
+        except Exception as exc:  # the panel's own failure must not look like a running panel
+            self.error = self.error or f"stopped: {exc}"
+            log.error("web panel: %s", self.error)
         finally:
             if self._runner is not None:
                 loop.run_until_complete(self._runner.cleanup())
