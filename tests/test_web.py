@@ -23,7 +23,8 @@ import pytest
 
 from installation.config import ConfigError, WebConfig, load_config
 from installation.control import commands as c
-from installation.web.feed import PanelFeed, engagement_map, to_command
+from installation.web.actions import to_command
+from installation.web.feed import PanelFeed, engagement_map
 from installation.web.link import LinkServer, ShowLink, SupervisorPanel
 from installation.web.logtail import LogTail
 from installation.web.plot import engagement_png
@@ -341,7 +342,7 @@ def test_show_link_keeps_trying_until_the_supervisor_is_there() -> None:
     import socket
 
     from installation.slot import LatestSlot
-    from installation.web.feed import PanelFrame
+    from installation.web.frame import PanelFrame
     from installation.web.link import HEADER
 
     folder = tempfile.mkdtemp(prefix="reverie-test-")

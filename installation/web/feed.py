@@ -17,26 +17,22 @@ import logging
 import math
 import os
 import threading
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
 from installation.config import WebConfig
 from installation.control import commands as c
 from installation.ratelimit import RateLimitedLog
 from installation.slot import LatestSlot
+from installation.web.actions import to_command
+from installation.web.frame import PANEL_ENV, PanelFrame, encode_jpeg, subsample
 from installation.web.logtail import LogTail
 from installation.web.state import PanelState
 
 log = logging.getLogger(__name__)
 
-PANEL_ENV = "REVERIE_PANEL_SOCKET"  # set by --supervise: the Unix socket its panel listens on
 FEED_EVERY_S = 1.0  # the thumbnail refreshes about once a second
-THUMB_W = 320  # px width of the JPEG thumbnail
-THUMB_SOURCE_H = 360  # the main thread copies every n-th row, about this many (whole rows: a fast memcpy)
-JPEG_QUALITY = 75
 
 
 class PanelSource(Protocol):
@@ -45,13 +41,6 @@ class PanelSource(Protocol):
     def panel_status(self) -> dict[str, Any]: ...  # JSON-able figures (installation/web/state.py PUBLIC_KEYS)
 
     def panel_picture(self) -> np.ndarray | None: ...  # (H, W, 3) uint8 view of what the screen shows
-
-
-@dataclass(frozen=True)
-class PanelFrame:
-    status_json: bytes  # the figures, already JSON
-    picture_rgb: np.ndarray | None  # (h', w, 3) uint8, a private copy of about THUMB_SOURCE_H of its rows
-    size: tuple[int, int] = (0, 0)  # (w, h) px of the picture as the screen shows it (its aspect)
 
 
 def engagement_map(anchors: np.ndarray, dwell_s: np.ndarray, touches: np.ndarray, principal: np.ndarray,
@@ -76,46 +65,6 @@ def model_names() -> list[str]:
 
 def _rounded(values: np.ndarray) -> list[float]:
     return [round(float(v), 3) if math.isfinite(float(v)) else 0.0 for v in np.asarray(values).ravel()]
-
-
-def to_command(action: object, presets: list[str] | None = None, models: list[str] | None = None) -> c.Command:
-    """A web action ({"action": "preset", "name": ...}) as a frozen command; ValueError says what was
-    wrong. Names are checked against the lists when given (the show checks them again)."""
-    if not isinstance(action, dict):
-        raise ValueError("expected a JSON object")
-    kind = action.get("action")
-    if kind in ("preset", "model"):
-        name = action.get("name")
-        valid = presets if kind == "preset" else models
-        if not isinstance(name, str) or not name or (valid is not None and name not in valid):
-            raise ValueError(f"unknown {kind} {str(name)[:80]!r}; valid names: {', '.join(valid or [])}")
-        return c.SwitchPreset(name, quantised=False) if kind == "preset" else c.SwitchModel(name, quantised=False)
-    if kind == "snapshot":
-        return c.Snapshot()
-    if kind == "record":
-        on = action.get("on")
-        if not isinstance(on, bool):
-            raise ValueError("record: expected {\"on\": true} or {\"on\": false}")
-        return c.SetRecording(on)
-    raise ValueError(f"unknown action {str(kind)[:40]!r}; known: preset, model, snapshot, record")
-
-
-def encode_jpeg(picture_rgb: np.ndarray | None, size: tuple[int, int] = (0, 0)) -> bytes:
-    """The thumbnail JPEG (THUMB_W wide, the aspect of size, else of the array), or b"" when there is none."""
-    if picture_rgb is None or picture_rgb.size == 0:
-        return b""
-    w, h = size if min(size) > 0 else (picture_rgb.shape[1], picture_rgb.shape[0])
-    size = (THUMB_W, max(1, round(h * THUMB_W / w)))
-    small = cv2.resize(picture_rgb, size, interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    return data.tobytes() if ok else b""
-
-
-def subsample(picture_rgb: np.ndarray) -> np.ndarray:
-    """A small private copy of the picture: every n-th whole row (at 1080p 2 MB, ~0.2 ms, where a
-    row-and-column stride takes ~2 ms); the panel's thread does the rest."""
-    step = max(1, picture_rgb.shape[0] // THUMB_SOURCE_H)
-    return np.ascontiguousarray(picture_rgb[::step])
 
 
 class PanelFeed:

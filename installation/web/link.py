@@ -30,7 +30,8 @@ from installation.config import WebConfig
 from installation.control.commands import CommandQueue
 from installation.ratelimit import RateLimitedLog
 from installation.slot import LatestSlot
-from installation.web.feed import PANEL_ENV, PanelFrame, encode_jpeg, to_command
+from installation.web.actions import to_command
+from installation.web.frame import PANEL_ENV, PanelFrame, encode_jpeg
 from installation.web.logtail import LogTail
 from installation.web.state import PanelState
 

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from installation.config import WebConfig
 from installation.ratelimit import RateLimitedLog
-from installation.web.feed import to_command
+from installation.web.actions import to_command
 from installation.web.logtail import LogTail
 from installation.web.plot import engagement_png
 from installation.web.state import PanelState
