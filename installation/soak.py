@@ -1,6 +1,10 @@
 """Soak test: the whole show, headless, for a long time, with video + sound inputs and touch storms.
 
     python -m installation.soak --minutes 30        # fractions allowed: --minutes 0.5
+    python -m installation.soak --minutes 2 --chaos --json out.json   # the supervised show under faults
+
+With --chaos: the real supervised show with every fault kind injected at random times in random
+order (installation/chaos/runner.py says which and how they are judged).
 
 Runs the real App in this process (headless SDL) with a generated looping video as the camera, a
 generated WAV as the microphone and random bursts of multi-finger touches, with state and health
@@ -235,11 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-rss-growth-mb", type=float, default=20.0)
     p.add_argument("--json", metavar="PATH", help="also write the summary and samples as JSON here")
     p.add_argument("--workdir", metavar="DIR", help="where media, state and health go (default: a temp dir)")
+    p.add_argument("--chaos", action="store_true", help="the supervised show with every fault kind injected")
+    p.add_argument("--seed", type=int, default=7, help="random order and timing of touches and faults")
     args = p.parse_args(argv)
     if not args.minutes > 0 or not math.isfinite(args.minutes):
         p.error("--minutes must be a positive number")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
+    if args.chaos:
+        return chaos_main(args)
     with tempfile.TemporaryDirectory(prefix="reverie-soak-") as tmp:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -249,6 +257,24 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     print(summary.line(), flush=True)  # the last line, for people and CI
     return 0 if summary.passed else 1
+
+
+def chaos_main(args: argparse.Namespace) -> int:
+    from installation.chaos.runner import Bounds, ChaosSoak
+
+    with tempfile.TemporaryDirectory(prefix="reverie-chaos-") as tmp:
+        workdir = Path(args.workdir or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            report = ChaosSoak(args.minutes, workdir, args.seed, args.fps,
+                               Bounds(rss_growth_mb=args.max_rss_growth_mb)).run()
+        except RuntimeError as exc:  # could not set up or start the show: one line, exit 1
+            print(f"chaos soak FAIL: {exc}", flush=True)
+            return 1
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.as_json(), indent=1) + "\n")
+    print(report.line(), flush=True)  # the last line, for people and CI
+    return 0 if report.passed else 1
 
 
 if __name__ == "__main__":
