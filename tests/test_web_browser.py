@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-
 from tests.runner import ROOT, app_env, main_cmd, start_main, stop_main, wait_stats
 from tests.system import require_module, require_tools
 
