@@ -191,3 +191,26 @@ def test_panel_says_restarting_during_a_supervised_restart_and_recovers(tmp_path
     assert proc.returncode == 0
     log = (log_dir / "reverie.log").read_text()
     assert "web panel: http://127.0.0.1" in log and "was killed by signal 9" in log
+
+
+def test_panel_shows_a_closed_show_without_a_picture(tmp_path: Path) -> None:
+    """Outside opening hours (closed_mode black) the page says closed, with the hours, and shows no picture."""
+    import datetime
+
+    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[(datetime.date.today().weekday() + 2) % 7]
+    port = free_tcp_port()
+    stats = tmp_path / "stats.jsonl"
+    proc = start_main(*COMMON, "--stats", str(stats), "--set", f"web.port={port}",
+                      "--set", f'schedule.open="{day} 10:00-18:00"', log_path=tmp_path / "show.log")
+    try:
+        wait_stats(stats, lambda s: s["frames"] > 2, 90, proc)
+        with chromium(PHONE) as driver:
+            driver.get(f"http://127.0.0.1:{port}/")
+            wait_page(driver, "document.getElementById('openstate').textContent === 'closed'", 20, "closed pill")
+            wait_page(driver, "document.getElementById('thumbnote').textContent === 'closed: no picture'", 10,
+                      "no picture while closed")
+            hours = driver.execute_script("return document.getElementById('hours').textContent")
+            assert hours.startswith(f"{day} 10:00-18:00") and "closed now (black)" in hours
+            screenshot(driver, shots_dir(tmp_path) / "panel-closed-phone.png", PHONE[0])
+    finally:
+        assert stop_main(proc) == 0
