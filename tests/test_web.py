@@ -382,3 +382,18 @@ def test_docs_list_exactly_the_routes_the_server_serves() -> None:
     docs = (Path(__file__).resolve().parent.parent / "docs" / "web.md").read_text()
     table = set(re.findall(r"^\| (GET|POST) \| `([^`]+)` \|", docs, re.MULTILINE))
     assert table == {(method, path) for method, path, _ in ROUTES}
+
+
+def test_a_silent_show_reads_as_restarting() -> None:
+    """A hung show (SIGSTOP) keeps its socket open but sends nothing: after stale_s it is 'restarting'."""
+    state = PanelState(supervised=True, stale_s=0.3)
+    assert state.state() == "starting"
+    state.publish(b'{"fps": 30, "presets": ["a"]}', b"")
+    assert state.state() == "running" and state.names("presets") == ["a"]
+    assert wait_for(lambda: state.state() == "restarting", 3.0)
+    state.publish(b'{"fps": 30}', b"")
+    assert state.state() == "running"
+    state.set_connected(False)
+    assert state.state() == "restarting"
+    with pytest.raises(ValueError):
+        state.publish(b"[1]", b"")
