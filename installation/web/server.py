@@ -12,6 +12,8 @@ Rules: reads from this computer need no token, everything else needs `Authorizat
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -40,8 +42,17 @@ PENALTY_S = 0.5  # a client over its rate waits this long for its 429: a flood s
 MAX_IN_FLIGHT = 16  # requests handled at once; more wait their turn (asyncio waiting costs nothing)
 MAX_CLIENTS = 1024  # rate buckets kept; a flood of invented addresses cannot grow memory
 PAGE = Path(__file__).with_name("page.html")
+PAGE_BYTES = PAGE.read_bytes()
+
+
+def _script_hash(page: bytes) -> str:
+    """CSP source for the page's one inline script: only that exact script may run, nothing injected."""
+    script = page.split(b"<script>", 1)[1].split(b"</script>", 1)[0]
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+
+
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "Content-Security-Policy": f"default-src 'none'; script-src {_script_hash(PAGE_BYTES)}; style-src 'unsafe-inline'; "
                                "img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -126,7 +137,7 @@ class WebServer:
         self.error = ""
         self.requests = 0
         self._warn = RateLimitedLog(log)
-        self._page = PAGE.read_bytes()
+        self._page = PAGE_BYTES
         self._png: tuple[int, bytes] = (-1, b"")  # (status seq, PNG)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
