@@ -301,12 +301,13 @@ class WebServer:
             return _error(400, str(exc))
         if self.state.state() != "running":
             return _error(503, "the show is restarting; try again in a moment")
+        sent = {k: item[k] for k in ("action", "name", "on") if k in item}  # checked above; nothing else travels
         try:
-            self.send({k: item[k] for k in ("action", "name", "on") if k in item})
+            self.send(sent)
         except LookupError as exc:
             return _error(503, f"the show is restarting; try again in a moment ({exc})")
-        log.info("web panel: %s from %s", json.dumps(item)[:200], request.remote)
-        return web.json_response({"ok": True, "queued": item}, status=202)
+        log.info("web panel: %s from %s", json.dumps(sent), request.remote)
+        return web.json_response({"ok": True, "queued": sent}, status=202)
 
     async def _preset(self, request: web.Request) -> web.StreamResponse:
         return await self._command(request, "preset", True)
