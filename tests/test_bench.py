@@ -45,4 +45,7 @@ def test_bench_runs_end_to_end_and_writes_the_required_keys(tmp_path, capsys):
         assert report[side]["display_fps"] > 0 and report[side]["detected"] >= 1
     assert "seeded-cppn" in report["generators"] and report["generators"]["seeded-cppn"]["fps"] > 0
     assert report["machine"]["cores_logical"] >= 1 and report["machine"]["versions"]["torch"]
+    field = report["field"]  # the Ink preset on a field model (an untrained one where none ships)
+    assert field["display_fps"] > 0 and field["generator_fps"] > 0 and field["preset"] == "6-ink"
+    assert field["render_ms"]["1920x1080"]["ms_p50"] > 0 and field["render_ms"]["3840x2160"]["ms_p50"] > 0
     assert "ratio" in capsys.readouterr().out
