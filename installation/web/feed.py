@@ -117,7 +117,7 @@ class PanelFeed:
 
     # ------------------------------------------------------------ main thread
     def tick(self, now_s: float) -> None:
-        """Once a second: the figures and a small copy of the picture, into the slot (about 0.5 ms)."""
+        """Once a second: the figures and a small copy of the picture, into the slot (under 1 ms at 1080p)."""
         if now_s < self._due_s:
             return
         self._due_s = now_s + FEED_EVERY_S
