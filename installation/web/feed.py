@@ -88,6 +88,7 @@ class PanelFeed:
         socket_path = os.environ.get(PANEL_ENV, "")
         if not socket_path and not web.enabled:
             return None
+        model_names()  # read the model cards now, during set-up, not in the middle of a frame
         feed = cls(source, queue, web)
         feed.start(socket_path)
         return feed
