@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
 def chaos_main(args: argparse.Namespace) -> int:
     from installation.chaos.runner import Bounds, ChaosSoak
 
+    # SIGTERM (a CI timeout, Ctrl+C from a service manager) must still stop the show and unmount the tmpfs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="reverie-chaos-") as tmp:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -117,7 +117,11 @@ def default_model() -> tuple[str, str, Path | None]:
     config = load_config(None, [])
     preset = load_preset(config.run.preset)
     spec = config.generator.model if config.generator.model != "auto" else preset.model
-    entry = resolve(default_model_name() if spec == "auto" else spec)
+    name = default_model_name() if spec == "auto" else spec
+    try:
+        entry = resolve(name)
+    except ValueError:  # the show falls back to the built-in model; the model faults cannot run
+        return preset.name, name, None
     return preset.name, entry.name, entry.path
 
 
@@ -168,7 +172,7 @@ class ChaosSoak:
             model_live = model_good = None
             if model_file is None or model_file.suffix != ".safetensors":
                 for kind in ("model_file_corrupted", "generator_nan_burst"):
-                    self.skipped[kind] = f"the default model {model_name!r} has no safetensors file to corrupt"
+                    self.skipped[kind] = f"the default model {model_name!r} has no safetensors file to corrupt here"
             else:
                 model_good = copy_model(model_file, w / "models-good")
                 model_live = copy_model(model_file, w / "models")
