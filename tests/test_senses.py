@@ -17,7 +17,7 @@ from tests.test_features_audio import clicks
 DATA = Path(__file__).parent / "data"
 NAMES = {
     "loudness", "loudness_db", "motion", "brightness", "motion_x", "motion_y", "motion_cx", "motion_cy",
-    "presence", "occupied", "faces", "face_x", "face_y", "face_size", "hue", "saturation", "band_low",
+    "presence", "occupied", "faces", "face_x", "face_y", "face_size", "smile", "hue", "saturation", "band_low",
     "band_mid", "band_high", "spectral_centroid", "onset", "onset_count", "tempo_bpm", "beat_phase",
     "beat_confidence", "beat_count", *(f"chroma_{i}" for i in range(12)),
 }
