@@ -175,6 +175,7 @@ class FieldRenderer:
         self._lut_key: tuple[object, ...] | None = None
         self._matrix_key: tuple[object, ...] | None = None
         self._wyx = (np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32))
+        self._band = (0, 0, 0, 0)  # rows r0:r1, columns c0:c1 of the intermediate grid the field reaches
         self._lut = np.zeros((256, 1, 3), np.uint8)
         self.resize(screen_size)
 
@@ -185,8 +186,10 @@ class FieldRenderer:
         self._out = np.empty((h, w, 3), np.uint8)
         self._rgb = np.empty((h, w, 3), np.uint8)
         self._tone = np.empty((h, w), np.uint8)
+        self._tone_grid = np.empty((self.inter_size[1], self.inter_size[0]), np.uint8)
         self._textures.clear()
         self._lut_key = None
+        self._matrix_key = None
 
     def texture(self, palette: Palette) -> np.ndarray:
         key = (palette.texture, palette.texture_depth, self.screen_size)
@@ -206,7 +209,13 @@ class FieldRenderer:
                                  (fh + 2 * FIELD_PAD - 1) / 2)
             wx = resample_matrix(fw + 2 * FIELD_PAD, iw, k / step_x, (sw * (0.5 + offset[0])) / step_x - 0.5,
                                  (fw + 2 * FIELD_PAD - 1) / 2)
-            self._matrix_key, self._wyx = key, (wy, np.ascontiguousarray(wx.T))
+            # Only the band the (padded) field reaches is computed; beyond it the field is exactly "no ink".
+            rows, cols = np.nonzero(np.abs(wy).max(axis=1))[0], np.nonzero(np.abs(wx).max(axis=1))[0]
+            r0, r1 = (int(rows.min()), int(rows.max()) + 1) if rows.size else (0, 0)
+            c0, c1 = (int(cols.min()), int(cols.max()) + 1) if cols.size else (0, 0)
+            self._matrix_key = key
+            self._wyx = (np.ascontiguousarray(wy[r0:r1]), np.ascontiguousarray(wx[c0:c1].T))
+            self._band = (r0, r1, c0, c1)
         return self._wyx
 
     def px_per_model_px(self, field_side: int, zoom: float = 1.0) -> float:
@@ -224,10 +233,16 @@ class FieldRenderer:
         iw, ih = self.inter_size
         step_x, step_y = sw / iw, sh / ih  # screen px per intermediate px (about INTER_STEP)
         wy, wx_t = self._matrices(fh, fw, k, offset)
+        r0, r1, c0, c1 = self._band
+        codec = ToneCodec(max_px=(0.4 + HALO_MODEL_PX) * k * 1.6)
+        no_ink = -(1.0 - style.threshold) * spread_px * k  # d where the field is -1 (beyond it: everywhere)
+        self._tone_grid.fill(int(codec.encode(np.float32(no_ink))))
+        if r1 <= r0 or c1 <= c0:
+            return self._tone_grid, codec, k
         # f + 1 is 0 where there is no ink at all, so the padding (and the screen beyond the field) is -1.
         grown = np.pad(field.astype(np.float32, copy=False) + 1.0, FIELD_PAD)
-        # (ih, iw): the field, placed, scaled and zoomed (plus one). cv2.gemm, not numpy's @: OpenBLAS's
-        # thread pool spins, and on a busy 2-core machine one 0.2 ms product took up to 80 ms.
+        # (rows, cols) of the band: the field, placed, scaled and zoomed (plus one). cv2.gemm, not numpy's
+        # @: OpenBLAS's thread pool spins, and on a busy 2-core machine one 0.2 ms product took up to 80 ms.
         f = cv2.gemm(cv2.gemm(wy, grown, 1.0, None, 0.0), wx_t, 1.0, None, 0.0)
         d = (f - (1.0 - style.threshold)) * (spread_px * k)  # signed distance in screen px, ink > 0 (thicker at > 0)
         gx = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3)
@@ -237,8 +252,8 @@ class FieldRenderer:
         # dividing by it would draw that ripple into the halo as rings.
         near = np.clip((8.0 - np.abs(d)) * 0.2, 0.0, 1.0)
         d /= 1.0 + (grad - 1.0) * near
-        codec = ToneCodec(max_px=(0.4 + HALO_MODEL_PX) * k * 1.6)
-        return codec.encode(d), codec, k
+        self._tone_grid[r0:r1, c0:c1] = codec.encode(d)
+        return self._tone_grid, codec, k
 
     def render(self, field: np.ndarray, spread_px: float, style: FieldStyle, zoom: float = 1.0,
                offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
