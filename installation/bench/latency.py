@@ -45,6 +45,10 @@ class StepMicrophone:
     def status(self) -> SourceStatus:
         return SourceStatus("microphone", "live", "bench step source")
 
+    def stuck_s(self, now_s: float | None = None) -> float:
+        """Seconds stuck inside PortAudio (the caretaker asks every source): a generated tone never is."""
+        return 0.0
+
     def start(self) -> None:
         pass
 
