@@ -180,3 +180,28 @@ def test_splash_throws_drops_near_the_strokes_and_they_dry():
     assert (splashed & ~calm).any()
     dry = luma(fields.compose(3.0, {"splash": 1.0}, effects).copy()) < 100  # held high: no new drops
     assert dry.sum() == calm.sum()
+
+
+def test_switching_between_a_colour_model_and_a_field_model_crossfades_then_draws_the_field():
+    from installation.render.picture import Picture
+    from installation.render.worker import RenderResult
+
+    size = (320, 180)
+    picture = Picture(size, "cover", 90)
+    effects = EffectsPreset(frame_blend=False)
+    red = np.zeros((90, 160, 3), np.uint8)
+    red[..., 0] = 200
+    picture.add_result(RenderResult(red, 1, 0, 0.0, 1.0), 0.0)
+    colour = picture.compose(0.0, {}, effects).copy()
+    assert picture.kind == "colour" and colour.shape == (180, 320, 3) and colour[..., 0].mean() > 190
+    picture.start_transition(0.0, 2.0)  # the model swap asks for a crossfade
+    field = disc_field(31.5, 31.5, 12.0)
+    picture.add_result(RenderResult(None, 2, 1, 0.0, 1.0, field=field, field_spread_px=SPREAD_PX), 0.1)
+    assert picture.kind == "field"
+    halfway = picture.compose(1.1, {}, effects).copy()
+    done = picture.compose(2.5, {}, effects).copy()
+    assert done.shape == halfway.shape == (180, 320, 3)
+    reference = FieldRenderer(size).render(field, SPREAD_PX, FieldStyle())
+    assert np.abs(done.astype(np.int16) - reference).mean() < 1.0  # after the fade: the field, drawn
+    red_share = lambda img: float(img[..., 0].astype(np.int16).mean() - img[..., 2].astype(np.int16).mean())
+    assert red_share(colour) > red_share(halfway) > red_share(done) + 20  # in between: both, fading
