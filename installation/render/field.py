@@ -35,6 +35,8 @@ TONE_LINEAR_PX = 4.0  # B: the tone is linear in d within about this many screen
 FIELD_FILL = 0.95  # the field's side covers this fraction of the screen's shorter side
 GRAD_CLIP = (0.5, 2.0)  # the field's own gradient (screen px per screen px) is trusted within this range
 FIELD_PAD = 6  # model px of "no ink" around the field before it is resampled (the spline's reach)
+BLEED = 0.6  # log-scale (x wetness, 1 sd) by which the wash's outside distances grow in blots: a bleed, not a shade
+BLEED_GRAIN = 0.012  # the bleed's blots, as a share of the screen's shorter side
 HALO_MODEL_PX = 2.5  # at wetness 1 the wash reaches about this many model px out (it scales with the screen)
 
 
@@ -119,7 +121,8 @@ class ToneCodec:
         return self.b * np.sinh((tone.astype(np.float32) - 128.0) / self.a)
 
 
-def make_lut(palette: Palette, style: FieldStyle, codec: ToneCodec, px_per_model_px: float) -> np.ndarray:
+def make_lut(palette: Palette, style: FieldStyle, codec: ToneCodec, px_per_model_px: float,
+             spread_px: float = 4.0) -> np.ndarray:
     """(256, 1, 3) uint8: the colour of every tone (a signed distance in screen px)."""
     d = codec.decode(np.arange(256))
     alpha = smoothstep(-EDGE_PX / 2, EDGE_PX / 2, d)[:, None]  # ink coverage of the pixel
@@ -127,7 +130,8 @@ def make_lut(palette: Palette, style: FieldStyle, codec: ToneCodec, px_per_model
     reach_px = max(1.0, (0.4 + HALO_MODEL_PX * wet) * px_per_model_px)  # halo width grows with wetness
     outside = np.maximum(0.0, -d)
     halo = palette.halo * (0.25 + 0.75 * wet) * np.exp(-outside / reach_px)
-    halo *= smoothstep(codec.b * math.sinh(127 / codec.a), 0.7 * codec.b * math.sinh(127 / codec.a), outside)
+    horizon = min(codec.b * math.sinh(127 / codec.a), spread_px * px_per_model_px)  # the field says nothing beyond
+    halo *= smoothstep(0.95 * horizon, 0.6 * horizon, outside)
     paper = np.array(palette.paper_rgb, np.float32)
     ground = paper + (np.array(palette.halo_rgb, np.float32) - paper) * halo[:, None]
     ink = np.array(palette.ink_rgb, np.float32)[None, :].repeat(256, 0)
@@ -190,6 +194,16 @@ class FieldRenderer:
         self._textures.clear()
         self._lut_key = None
         self._matrix_key = None
+        self._bleed: np.ndarray | None = None
+
+    def bleed(self) -> np.ndarray:
+        """(ih, iw) float32 smooth noise, standard deviation 1, fixed to the paper (made once per size)."""
+        if self._bleed is None:
+            iw, ih = self.inter_size
+            noise = np.random.default_rng(self.seed + 5).standard_normal((ih, iw)).astype(np.float32)
+            noise = cv2.GaussianBlur(noise, (0, 0), BLEED_GRAIN * min(iw, ih))
+            self._bleed = noise / max(1e-6, float(noise.std()))
+        return self._bleed
 
     def texture(self, palette: Palette) -> np.ndarray:
         key = (palette.texture, palette.texture_depth, self.screen_size)
@@ -252,6 +266,12 @@ class FieldRenderer:
         # dividing by it would draw that ripple into the halo as rings.
         near = np.clip((8.0 - np.abs(d)) * 0.2, 0.0, 1.0)
         d /= 1.0 + (grad - 1.0) * near
+        if style.wetness > 0.01:  # the wash bleeds unevenly along the paper's fibres; the edge itself stays put
+            reach = np.clip((-d - 3.0) * (1.0 / 6.0), 0.0, 1.0)  # 0 within 3 px of the edge, 1 from 9 px out
+            # Outside distances only ever grow (the wash holds back in blots): never ink, never a wash where
+            # the field says there is nothing (beyond its spread).
+            stretch = np.exp(np.maximum(self.bleed()[r0:r1, c0:c1], 0.0) * (BLEED * style.wetness)) - 1.0
+            d *= 1.0 + reach * stretch
         self._tone_grid[r0:r1, c0:c1] = codec.encode(d)
         return self._tone_grid, codec, k
 
@@ -259,9 +279,9 @@ class FieldRenderer:
                offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
         palette = PALETTES.get(style.palette, PALETTES["ink"])
         tone, codec, k = self.tone(field, spread_px, style, zoom, offset)
-        lut_key = (palette, style.wetness, style.warmth, style.hue_shift, round(k, 3), codec.a)
+        lut_key = (palette, style.wetness, style.warmth, style.hue_shift, round(k, 3), codec.a, spread_px)
         if lut_key != self._lut_key:
-            self._lut, self._lut_key = make_lut(palette, style, codec, k), lut_key
+            self._lut, self._lut_key = make_lut(palette, style, codec, k, spread_px), lut_key
         cv2.resize(tone, self.screen_size, dst=self._tone, interpolation=cv2.INTER_LINEAR)
         cv2.applyColorMap(self._tone, self._lut, dst=self._rgb)  # a 1-channel LUT into 3 channels
         return cv2.multiply(self._rgb, self.texture(palette), dst=self._out, scale=1.0 / 255.0)
