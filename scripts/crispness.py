@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from installation.bench.crispness import main  # noqa: E402
+from installation.bench.crispness import main
 
 if __name__ == "__main__":
     sys.exit(main())

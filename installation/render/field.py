@@ -243,9 +243,8 @@ class FieldRenderer:
         offset: where the field's centre sits, in fractions of the screen (0, 0 = centred)."""
         fh, fw = field.shape
         k = self.px_per_model_px(max(fh, fw), zoom)
-        sw, sh = self.screen_size
-        iw, ih = self.inter_size
-        step_x, step_y = sw / iw, sh / ih  # screen px per intermediate px (about INTER_STEP)
+        sw = self.screen_size[0]
+        step_x = sw / self.inter_size[0]  # screen px per intermediate px (about INTER_STEP)
         wy, wx_t = self._matrices(fh, fw, k, offset)
         r0, r1, c0, c1 = self._band
         codec = ToneCodec(max_px=(0.4 + HALO_MODEL_PX) * k * 1.6)
