@@ -30,9 +30,13 @@ import cv2
 import numpy as np
 import torch
 
-from models.checkpoint import load_checkpoint
+from models.checkpoint import load_checkpoint, save_checkpoint
 from models.train_superres import downscale, split_indices, to_tensor
 
+METRIC_NOTES = ("psnr/ssim: against the 128 px original (ssim on grey, Gaussian window 1.5); lap_var: variance of "
+                "the 3x3 Laplacian of grey levels; edge_pct: % of pixels with Sobel/8 magnitude > 60 grey levels per "
+                "pixel; show frames are area-downscaled to 480x270 first; held-out images are measured at 128 px. "
+                "See models/superres_eval.py and docs/models.md")
 EDGE_LEVELS = 60.0  # grey levels per pixel that make a strong edge
 SOBEL_GAIN = 8.0  # a 3x3 Sobel answers 8 to a ramp rising one level per pixel
 MEASURE_SIZE = (480, 270)  # frames are measured at this size (area downscale)
@@ -202,6 +206,39 @@ def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[s
     return report
 
 
+def ship(sr_path: str, train_json: str, report: dict[str, Any], eval_dir: Path, name: str, notes: str,
+         out_dir: Path | None = None) -> Path:
+    """assets/models/NAME.safetensors (fp32: 0.6 MB) + a card that says post-processor + the held-out grid."""
+    from models.export import dataset_info
+    from models.registry import ASSETS_DIR
+    from models.train import hardware
+
+    out_dir = out_dir or ASSETS_DIR
+    info = json.loads(Path(train_json).read_text())
+    net = load_checkpoint(sr_path)
+    path = save_checkpoint(net, "superres", out_dir / f"{name}.safetensors",
+                           extra={"name": name, "role": "post-processor"})
+    data = dataset_info(Path(info["train_config"]["data"]))
+    data["preparation"].append("32 px inputs: each 128 px target downscaled x4 by PIL Lanczos (as models.data prepare "
+                               "made data/emoji32; matches it to 0.26 grey levels), 25 % by area, 25 % blurred a little")
+    data["held_out"] = f"{len(info['held_out'])} images (seeded permutation, seed {info['train_config']['seed']}), never trained on"
+    card = {
+        "name": name, "arch": "superres", "role": "post-processor",
+        "description": "x4 super-resolution CNN for small colour models (post-processor, not a generator); "
+                       "generator.superres = auto applies it",
+        "config": info["model_config"], "scale": int(net.scale), "dataset": data,
+        "training_command": info["command"], "train_config": info["train_config"],
+        "steps": info["step"], "wall_time_s": info["wall_time_s"], "cpu_time_s": info["cpu_time_s"],
+        "hardware": hardware(torch.device("cpu"), info["train_config"]["threads"]),
+        "metrics": report, "metric_notes": METRIC_NOTES,
+        "storage": "fp32", "file_bytes": path.stat().st_size, "notes": notes,
+    }
+    (out_dir / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    if (eval_dir / "heldout.png").is_file():  # rows: 32 px input, bicubic, SR, the 128 px original
+        (eval_dir / "heldout.png").replace(out_dir / f"{name}.png")
+    return path
+
+
 def _worker(model: torch.nn.Module, sr: Any) -> Any:
     from installation.render.worker import GeneratorWorker
 
@@ -219,9 +256,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/sr-emoji/eval"))
     p.add_argument("--models", default="vae-emoji,sagan-emoji,gan-mnist")
     p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--ship", default="", metavar="NAME", help="also write assets/models/NAME.{safetensors,json,png}")
+    p.add_argument("--notes", default="", help="the card's notes: what the pictures look like")
     args = p.parse_args(argv)
     report = evaluate(args.sr, args.data, args.train_json, args.out, args.models.split(","), args.frames)
     print(json.dumps(report, indent=1))
+    if args.ship:
+        print(f"shipped {ship(args.sr, args.train_json, report, args.out, args.ship, args.notes)}")
 
 
 if __name__ == "__main__":

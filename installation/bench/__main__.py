@@ -14,7 +14,7 @@ from typing import Any
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-from installation.bench.generators import CPPN_SIZES, bench_models, compare_devices  # noqa: E402
+from installation.bench.generators import CPPN_SIZES, bench_models, bench_superres, compare_devices  # noqa: E402
 from installation.bench.field import field_loop  # noqa: E402
 from installation.bench.harness import measure_latency, run_loop, summarize  # noqa: E402
 from installation.bench.machine import machine_info  # noqa: E402
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     budget_s = 0.2 if args.quick else 2.0
     report["generators"], report["cppn_resolutions"] = bench_models(device, config.generator.render_size, budget_s,
                                                                     config.accel, sizes)
+    report["superres"] = bench_superres(device, budget_s, config.accel)  # learned x4 vs bicubic, ms per frame
     if device.type == "cuda":
         report["gpu_checks"] = [compare_devices(e, device, config.accel) for e in list_models()]
     report["ratio_fps"] = ratio(report["ours"]["display_fps"], report["synchronous"]["display_fps"])

@@ -80,6 +80,35 @@ def bench_models(device: torch.device, render_size: int, budget_s: float, accel:
     return per_model, cppn
 
 
+def bench_superres(device: torch.device, budget_s: float, accel: AccelConfig,
+                   work_size: tuple[int, int] = (640, 360)) -> dict[str, Any]:
+    """Each small colour model's render at the compositor's working size: bicubic only vs learned x4 first."""
+    from installation.render.superres import load_superres
+
+    resolver = load_superres("auto")
+    if resolver is None:
+        return {"error": "no usable super-resolution checkpoint (see the log)"}
+    resolver.budget_ms = float("inf")  # measure every frame; the show's own budget check is not under test
+    out: dict[str, Any] = {}
+    for entry in list_models():
+        try:
+            model, _ = load_generator(entry.name, device)
+        except Exception:  # noqa: BLE001 - bench_models reports broken models already
+            continue
+        if hasattr(model, "coordinates") or int(getattr(model, "img_channels", 3)) != 3 \
+                or int(getattr(model, "img_resolution", 999)) > 64:
+            continue  # fields, resolution-free and large models never go through SR
+        row = {}
+        for label, sr in (("bicubic", None), ("superres", resolver)):
+            worker = GeneratorWorker(model, device)
+            worker.configure_accel(accel)
+            worker.configure_superres(sr)
+            row[label] = time_renders(worker, model, work_size, budget_s)
+        row["added_ms_p50"] = round(row["superres"]["ms_p50"] - row["bicubic"]["ms_p50"], 2)
+        out[entry.name] = row
+    return out
+
+
 def compare_devices(entry: ModelEntry, device: torch.device, accel: AccelConfig) -> dict[str, Any]:
     """The same latent through the CPU in fp32 and through `device` with the accel plan: relative error."""
     cpu_model, _ = load_generator(entry.name, torch.device("cpu"))
