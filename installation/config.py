@@ -49,7 +49,7 @@ class GeneratorConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_threads: int = _f(0, 0, 64)  # 0 = automatic (leaves a core for capture and the display loop)
     render_size: int = _f(128, 16, 4096)  # px side for resolution-free models (CPPN); others use their own
-    superres: Literal["auto", "off"] = "auto"  # auto: learned x4 enlargement of small colour models (not fields), if fast enough
+    superres: Literal["auto", "on", "off"] = "auto"  # learned x4 enlargement of small colour models (not fields); auto: only if fast enough here
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Is the learned x4 enlargement worth it? Figures against bicubic, and pictures to look at.
 
     python -m models.superres_eval --sr runs/sr-emoji/model.safetensors --data data/emoji128 \
-        --train-json runs/sr-emoji/train.json --out runs/sr-emoji/eval [--docs docs]
+        --train-json runs/sr-emoji/train.json --out runs/sr-emoji/eval [--ship sr-emoji --notes "..."]
 
 1. Held-out emoji at 128 px (images the SR never trained on): 32 px inputs made as the shipped
    32 px data was (Lanczos), enlarged by bicubic (cv2, as the show does) and by SR; PSNR and SSIM
@@ -11,15 +11,20 @@
    working size, then the compositor's upscale; no grain): sharpness with and without SR.
 4. Cost: ms per 32 -> 128 px frame with 1 torch thread, and the worker's whole render with and without.
 
-Sharpness, the measure issue 11 uses on recordings: a frame area-downscaled to 480x270 (images at
-128 px are measured as they are), grey levels 0..255; `lap_var` = variance of the 3x3 Laplacian;
-`edge_pct` = % of pixels whose Sobel gradient magnitude exceeds 60 grey levels per pixel (3x3
-Sobel divided by 8, its gain for a unit-per-pixel ramp).
+Sharpness is issue 11's measure (installation/bench/crispness.py): grey levels 0..255 of a frame
+area-downscaled to 480x270 (images at 128 px are measured as they are); `lap_var` = variance of
+the 3x3 Laplacian; `edge_pct` = % of pixels whose Sobel gradient magnitude exceeds 60 grey levels
+per pixel (3x3 Sobel divided by 8, its gain for a unit-per-pixel ramp).
+
+Pictures in --out: heldout.png (rows: 32 px input, bicubic, SR, original), side-by-side.png (each
+model's 1080p frame, bicubic left, SR right, shown at a third of the size), crop-1to1.png (the
+centre of the first model's frames at screen pixels) and the full frames.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -30,6 +35,7 @@ import cv2
 import numpy as np
 import torch
 
+from installation.bench.crispness import SOBEL_GAIN, STRONG_EDGE, frame_figures
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.train_superres import downscale, split_indices, to_tensor
 
@@ -37,22 +43,19 @@ METRIC_NOTES = ("psnr/ssim: against the 128 px original (ssim on grey, Gaussian 
                 "the 3x3 Laplacian of grey levels; edge_pct: % of pixels with Sobel/8 magnitude > 60 grey levels per "
                 "pixel; show frames are area-downscaled to 480x270 first; held-out images are measured at 128 px. "
                 "See models/superres_eval.py and docs/models.md")
-EDGE_LEVELS = 60.0  # grey levels per pixel that make a strong edge
-SOBEL_GAIN = 8.0  # a 3x3 Sobel answers 8 to a ramp rising one level per pixel
-MEASURE_SIZE = (480, 270)  # frames are measured at this size (area downscale)
 
 
-def sharpness(frame_rgb: np.ndarray, size: tuple[int, int] | None = MEASURE_SIZE) -> dict[str, float]:
-    """(H, W, 3) uint8 -> {"lap_var", "edge_pct"}; frames larger than `size` are area-downscaled first."""
-    img = frame_rgb
-    if size is not None and img.shape[1] > size[0]:
-        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=1)
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / SOBEL_GAIN
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / SOBEL_GAIN
-    strong = np.sqrt(gx * gx + gy * gy) > EDGE_LEVELS
-    return {"lap_var": float(lap.var()), "edge_pct": float(100.0 * strong.mean())}
+def sharpness(frame_rgb: np.ndarray, at_480x270: bool = True) -> dict[str, float]:
+    """(H, W, 3) uint8 -> {"lap_var", "edge_pct"}: issue 11's measure (installation/bench/crispness.py),
+    on a frame area-downscaled to 480x270, or (at_480x270=False) on a small image as it is."""
+    if at_480x270:
+        lap_var, edge_pct = frame_figures(frame_rgb)
+        return {"lap_var": lap_var, "edge_pct": edge_pct}
+    grey = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    gx = cv2.Sobel(grey, cv2.CV_64F, 1, 0, ksize=3) / SOBEL_GAIN
+    gy = cv2.Sobel(grey, cv2.CV_64F, 0, 1, ksize=3) / SOBEL_GAIN
+    return {"lap_var": float(cv2.Laplacian(grey, cv2.CV_64F, ksize=1).var()),
+            "edge_pct": float(100.0 * (np.hypot(gx, gy) > STRONG_EDGE).mean())}
 
 
 def psnr(a_rgb: np.ndarray, b_rgb: np.ndarray) -> float:
@@ -97,10 +100,10 @@ def compare(net: torch.nn.Module, low_rgb: np.ndarray, high_rgb: np.ndarray) -> 
     results: dict[str, Any] = {}
     per_image: dict[str, list[float]] = {}
     for name, big in (("bicubic", bicubic(low_rgb, scale)), ("sr", enlarge(net, low_rgb))):
-        rows = [{"psnr": psnr(b, h), "ssim": ssim(b, h), **sharpness(b, None)} for b, h in zip(big, high_rgb)]
+        rows = [{"psnr": psnr(b, h), "ssim": ssim(b, h), **sharpness(b, at_480x270=False)} for b, h in zip(big, high_rgb)]
         results[name] = {k: round(statistics.fmean(r[k] for r in rows), 4) for k in rows[0]}
         per_image[name] = [r["psnr"] for r in rows]
-    results["target"] = {k: round(statistics.fmean(sharpness(h, None)[k] for h in high_rgb), 4)
+    results["target"] = {k: round(statistics.fmean(sharpness(h, at_480x270=False)[k] for h in high_rgb), 4)
                          for k in ("lap_var", "edge_pct")}
     results["sr_psnr_wins_pct"] = round(100.0 * float(np.mean(np.array(per_image["sr"]) > np.array(per_image["bicubic"]))), 1)
     results["n"] = len(high_rgb)
@@ -141,13 +144,20 @@ def time_ms(fn: Any, n: int = 60) -> float:
     return round(statistics.median(samples), 2)
 
 
-def side_by_side(left: np.ndarray, right: np.ndarray, crop: tuple[int, int] = (640, 480)) -> np.ndarray:
-    """Centre crops (1:1 screen pixels) of two frames next to each other, a white gap between."""
+def side_by_side(left: np.ndarray, right: np.ndarray, crop: tuple[int, int] | None = (640, 480)) -> np.ndarray:
+    """Two frames next to each other, a white gap between: centre crops at screen pixels, or
+    (crop=None) the whole frames at a third of their size."""
     h, w = left.shape[:2]
-    cw, ch = crop
-    y, x = (h - ch) // 2, (w - cw) // 2
-    gap = np.full((ch, 8, 3), 255, np.uint8)
-    return np.concatenate([left[y:y + ch, x:x + cw], gap, right[y:y + ch, x:x + cw]], axis=1)
+    if crop is None:
+        left, right = (cv2.resize(f, (w // 3, h // 3), interpolation=cv2.INTER_AREA) for f in (left, right))
+    else:
+        y, x = (h - crop[1]) // 2, (w - crop[0]) // 2
+        left, right = left[y:y + crop[1], x:x + crop[0]], right[y:y + crop[1], x:x + crop[0]]
+    return np.concatenate([left, np.full((left.shape[0], 8, 3), 255, np.uint8), right], axis=1)
+
+
+def save_rgb(path: Path, image_rgb: np.ndarray) -> None:
+    cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
 
 
 def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[str], n_frames: int = 8) -> dict[str, Any]:
@@ -166,7 +176,7 @@ def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[s
     order = [0, 3, 7, 11, 19, 23, 29, 31]
     grid = [np.concatenate(list(r[order]), axis=1) for r in
             (low.repeat(4, axis=1).repeat(4, axis=2), bicubic(low, 4), enlarge(net, low), high)]
-    cv2.imwrite(str(out / "heldout.png"), cv2.cvtColor(np.concatenate(grid, axis=0), cv2.COLOR_RGB2BGR))
+    save_rgb(out / "heldout.png", np.concatenate(grid, axis=0))
 
     vae, _ = load_generator("vae-emoji")
     with torch.no_grad():
@@ -177,6 +187,7 @@ def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[s
     resolver = SuperResolver(net, budget_ms=float("inf"), source=Path(sr_path).name)
     rng = np.random.default_rng(11)
     report["show_1080p"] = {}
+    rows: list[np.ndarray] = []
     for name in models:
         model, _ = load_generator(name)
         latents = rng.standard_normal((n_frames, int(model.z_dim))).astype(np.float32)
@@ -189,12 +200,16 @@ def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[s
         from installation.render.worker import RenderRequest
 
         req = RenderRequest(latents[:1], (640, 360), "cover", 0.0, 1)
-        row["render_ms_1thread"] = {"bicubic": time_ms(lambda: worker_plain.render(model, req)),
-                                    "sr": time_ms(lambda: worker_sr.render(model, req))}
+        row["render_ms_1thread"] = {"bicubic": time_ms(functools.partial(worker_plain.render, model, req)),
+                                    "sr": time_ms(functools.partial(worker_sr.render, model, req))}
         report["show_1080p"][name] = row
-        cv2.imwrite(str(out / f"show-{name}.png"), cv2.cvtColor(side_by_side(plain[0], sharp[0]), cv2.COLOR_RGB2BGR))
-        cv2.imwrite(str(out / f"show-{name}-sr-full.png"), cv2.cvtColor(sharp[0], cv2.COLOR_RGB2BGR))
-        cv2.imwrite(str(out / f"show-{name}-bicubic-full.png"), cv2.cvtColor(plain[0], cv2.COLOR_RGB2BGR))
+        save_rgb(out / f"show-{name}-sr-full.png", sharp[0])
+        save_rgb(out / f"show-{name}-bicubic-full.png", plain[0])
+        rows.append(side_by_side(plain[0], sharp[0], crop=None))
+        if len(rows) == 1:
+            save_rgb(out / "crop-1to1.png", side_by_side(plain[0], sharp[0]))
+    gap = np.full((8, rows[0].shape[1], 3), 255, np.uint8)
+    save_rgb(out / "side-by-side.png", np.concatenate([part for r in rows for part in (r, gap)][:-1], axis=0))
     x = to_tensor(low[:1])
     with torch.inference_mode():
         report["cost_ms_32_to_128_1thread"] = {"sr_eager": time_ms(lambda: net(x), 100),

@@ -15,7 +15,14 @@ import torch
 from PIL import Image
 
 from installation.config import ConfigError, load_config
-from installation.render.superres import DEFAULT_PATH, PROBE_FRAMES, SuperResolver, load_superres
+from installation.render.superres import (
+    BUDGET_MS,
+    DEFAULT_PATH,
+    PROBE_FRAMES,
+    WARMUP_FRAMES,
+    SuperResolver,
+    load_superres,
+)
 from installation.render.worker import GeneratorWorker, RenderRequest
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.gan import GANConfig, Generator
@@ -89,7 +96,7 @@ def gain(net: torch.nn.Module, high: np.ndarray) -> tuple[float, float, float]:
     low = downscale(high, 4, "lanczos")  # as the shipped 32 px training data was made
     big_sr, big_bc = enlarge(net, low), bicubic(low, 4)
     d_psnr = float(np.mean([psnr(s, h) - psnr(b, h) for s, b, h in zip(big_sr, big_bc, high)]))
-    edges = [float(np.mean([sharpness(im, None)["edge_pct"] for im in big])) for big in (big_sr, big_bc)]
+    edges = [float(np.mean([sharpness(im, at_480x270=False)["edge_pct"] for im in big])) for big in (big_sr, big_bc)]
     return d_psnr, edges[0], edges[1]
 
 
@@ -99,7 +106,7 @@ def test_shipped_net_is_sharper_than_bicubic_on_held_out_emoji():
     d_psnr, edge_sr, edge_bc = gain(load_checkpoint(DEFAULT_PATH), high)
     assert d_psnr > 1.0, f"SR gains only {d_psnr:.2f} dB PSNR over bicubic"
     assert edge_sr > 1.5 * edge_bc, (edge_sr, edge_bc)
-    assert edge_sr <= 1.5 * np.mean([sharpness(h, None)["edge_pct"] for h in high])  # sharper, not noisier than the truth
+    assert edge_sr <= 1.5 * np.mean([sharpness(h, at_480x270=False)["edge_pct"] for h in high])  # sharper, not noisier than the truth
     # the same measurement says no for an untrained net (which is bicubic)
     d_untrained, edge_untrained, _ = gain(SuperRes(SuperResConfig()).eval(), high)
     assert d_untrained < 0.3 and not edge_untrained > 1.5 * edge_bc
@@ -140,9 +147,9 @@ def test_worker_enlarges_colour_models_with_the_shipped_net():
     # crisper over several pictures (one foggy VAE sample alone gains less): what render() returns to the show
     plain, zs = GeneratorWorker(model, torch.device("cpu")), np.random.default_rng(4).standard_normal((6, 1, model.z_dim))
     lap_sr = np.mean([sharpness(sharp.render(model, RenderRequest(z.astype(np.float32), (640, 360), "cover", 0.0, 1)),
-                                None)["lap_var"] for z in zs])
+                                at_480x270=False)["lap_var"] for z in zs])
     lap_bc = np.mean([sharpness(plain.render(model, RenderRequest(z.astype(np.float32), (640, 360), "cover", 0.0, 1)),
-                                None)["lap_var"] for z in zs])
+                                at_480x270=False)["lap_var"] for z in zs])
     assert lap_sr > 1.2 * lap_bc, (lap_sr, lap_bc)  # measured 1.81 vs 1.35; an untrained net gives 1.0
 
 
@@ -165,15 +172,28 @@ def test_worker_leaves_fields_resolution_free_models_and_small_enlargements_alon
     assert resolver.applied == 0
 
 
-def test_too_slow_switches_itself_off(caplog):
+def test_too_slow_switches_itself_off_after_the_warm_up(caplog):
     resolver = SuperResolver(SuperRes(SuperResConfig(width=8, depth=1)), budget_ms=0.0)
     image, model = torch.zeros(1, 3, 16, 16), torch.nn.Identity()
     with caplog.at_level(logging.WARNING, logger="installation.render.superres"), torch.inference_mode():
-        for _ in range(PROBE_FRAMES):
+        for _ in range(WARMUP_FRAMES + PROBE_FRAMES):  # start-up frames are never judged
             assert resolver.apply(model, image, (640, 360)).shape[-1] == 64
         assert resolver.apply(model, image, (640, 360)).shape[-1] == 16  # off now: the picture passes through
-    assert resolver.applied == PROBE_FRAMES and not resolver.enabled
+    assert resolver.applied == WARMUP_FRAMES + PROBE_FRAMES and not resolver.enabled
+    assert len(resolver.times_ms) == PROBE_FRAMES
     assert [r.message for r in caplog.records if "superres" in r.message and "off from now on" in r.message]
+
+
+def test_on_never_switches_off():
+    resolver = load_superres("on")
+    assert resolver is not None and resolver.budget_ms == float("inf")
+    image, model = torch.zeros(1, 3, 32, 32), torch.nn.Identity()
+    with torch.inference_mode():
+        for _ in range(WARMUP_FRAMES + PROBE_FRAMES + 1):
+            assert resolver.apply(model, image, (640, 360)).shape[-1] == 128
+    assert resolver.enabled and resolver.times_ms == []  # nothing was judged
+    auto = load_superres("auto")
+    assert auto is not None and auto.budget_ms == BUDGET_MS
 
 
 def test_off_broken_and_config(tmp_path, caplog):
@@ -187,7 +207,8 @@ def test_off_broken_and_config(tmp_path, caplog):
     save_checkpoint(gen, "gan", tmp_path / "gan.safetensors")
     assert load_superres("auto", tmp_path / "gan.safetensors") is None  # a generator is no enlarger
     assert load_config(overrides=["generator.superres=off"]).generator.superres == "off"
-    with pytest.raises(ConfigError, match=r"generator.superres: expected one of .*auto.*off"):
+    assert load_config(overrides=["generator.superres=on"]).generator.superres == "on"
+    with pytest.raises(ConfigError, match=r"generator.superres: expected one of .*auto.*on.*off"):
         load_config(overrides=["generator.superres=sometimes"])
 
 

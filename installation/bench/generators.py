@@ -93,7 +93,8 @@ def bench_superres(device: torch.device, budget_s: float, accel: AccelConfig,
     for entry in list_models():
         try:
             model, _ = load_generator(entry.name, device)
-        except Exception:  # noqa: BLE001 - bench_models reports broken models already
+        except Exception as exc:  # noqa: BLE001 - bench_models reports broken models in full
+            log.info("bench superres: %s skipped (%s)", entry.name, exc)
             continue
         if hasattr(model, "coordinates") or int(getattr(model, "img_channels", 3)) != 3 \
                 or int(getattr(model, "img_resolution", 999)) > 64:

@@ -5,8 +5,9 @@ into a soft ramp. `SuperResolver.apply` enlarges the model's picture x4 with the
 (models/superres.py, assets/models/sr-emoji.safetensors) before the worker's final cv2.resize.
 It leaves alone what it cannot help: fields (one-channel signed-distance outputs are thresholded at
 screen resolution instead), resolution-free models, pictures already large, and enlargements
-smaller than x4. It measures itself: when the first frames cost more than `budget_ms` on this
-machine it switches off for good with one log line, so a slow computer keeps its frame rate.
+smaller than x4. With generator.superres = "auto" it measures itself: when frames after the
+start-up burst cost more than `budget_ms` (median) on this machine it switches off for good with
+one log line, so a slow computer keeps its frame rate; "on" skips that check.
 
 CPU: the net runs as a frozen TorchScript trace per input size, so one forward releases the GIL
 once instead of once per op (the main thread needs it at 60 fps).
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PATH = ASSETS_DIR / "sr-emoji.safetensors"
 MAX_INPUT_PX = 64  # larger pictures would cost (side/32)^2 times more and need the help less
 BUDGET_MS = 12.0  # median cost above this switches SR off (a 30 fps generator frame is 33 ms)
-PROBE_FRAMES = 15  # frames timed before the budget is judged (the first ones include the trace)
+WARMUP_FRAMES = 30  # not timed: the trace and the show's start-up (models, camera, encoder) compete
+PROBE_FRAMES = 30  # frames timed after the warm-up before the budget is judged
 
 
 class SuperResolver:
@@ -43,7 +45,7 @@ class SuperResolver:
         self.source = source
         self.enabled = True  # False after the budget check failed
         self.applied = 0  # frames enlarged (for tests and stats)
-        self.times_ms: list[float] = []
+        self.times_ms: list[float] = []  # the probe's frames
         self._traced: dict[tuple[int, ...], torch.jit.ScriptModule | None] = {}
 
     def wants(self, model: torch.nn.Module, image: torch.Tensor, out_size: tuple[int, int]) -> bool:
@@ -67,18 +69,19 @@ class SuperResolver:
             net = self._net_for(image)
         out = net(image.float())
         self.applied += 1
-        if len(self.times_ms) < PROBE_FRAMES:
+        if WARMUP_FRAMES < self.applied <= WARMUP_FRAMES + PROBE_FRAMES and self.budget_ms < float("inf"):
             self._judge((time.perf_counter() - t0) * 1e3)
         return out
 
     def _judge(self, ms: float) -> None:
         self.times_ms.append(ms)
         if len(self.times_ms) == PROBE_FRAMES:
-            median = statistics.median(self.times_ms[2:])  # the first two include tracing
+            median = statistics.median(self.times_ms)
             if median > self.budget_ms:
                 self.enabled = False
-                log.warning("superres: x%d enlargement takes %.1f ms per frame here (budget %.0f ms); "
-                            "off from now on, pictures are enlarged by bicubic only", self.scale, median, self.budget_ms)
+                log.warning("superres: x%d enlargement takes %.1f ms per frame here (budget %.0f ms); off from now "
+                            "on, pictures are enlarged by bicubic only (generator.superres = \"on\" keeps it)",
+                            self.scale, median, self.budget_ms)
             else:
                 log.info("superres: x%d enlargement %.1f ms per frame (%s)", self.scale, median, self.source)
 
@@ -105,7 +108,8 @@ def _trace(net: torch.nn.Module, example: torch.Tensor) -> torch.jit.ScriptModul
 
 
 def load_superres(mode: str, path: Path = DEFAULT_PATH, budget_ms: float = BUDGET_MS) -> SuperResolver | None:
-    """The resolver for generator.superres = "auto", None for "off" or when the file cannot be used."""
+    """The resolver for generator.superres = "auto" (with the budget check) or "on" (without); None for
+    "off" or when the file cannot be used."""
     if mode == "off":
         return None
     from models.checkpoint import CheckpointError, load_checkpoint, read_header
@@ -117,4 +121,4 @@ def load_superres(mode: str, path: Path = DEFAULT_PATH, budget_ms: float = BUDGE
     except CheckpointError as exc:
         log.warning("superres: %s; enlarging with bicubic only", exc)
         return None
-    return SuperResolver(net, budget_ms, source=path.name)
+    return SuperResolver(net, budget_ms if mode == "auto" else float("inf"), source=path.name)
