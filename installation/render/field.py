@@ -7,7 +7,7 @@ SDF text is drawn). Per frame, on the main thread:
 
 1. two small matrix products (an interpolating cubic B-spline, separable) place, scale and zoom the
    field onto an intermediate grid of 1/INTER_STEP of the screen, padded with "no ink";
-2. there the field becomes a signed distance in *screen* pixels, d = (f - threshold) * spread_px *
+2. there the field becomes a signed distance in *screen* pixels, d = (f + threshold) * spread_px *
    screen_px_per_model_px, divided by its own gradient (clipped), so the edge ramp is a fixed number of
    screen pixels whatever the model's field looks like; d is stored as a uint8 "tone"
    128 + A * asinh(d / B): linear near the edge (B px), compressed further out, so one byte holds both
@@ -60,7 +60,6 @@ PALETTES: dict[str, Palette] = {
     "gold": Palette("gold", paper_rgb=(92, 14, 16), ink_rgb=(232, 184, 84), halo_rgb=(40, 4, 6), halo=0.6,
                     core_rgb=(255, 226, 150), texture="lacquer", texture_depth=0.18),
 }
-PALETTE_NAMES = tuple(PALETTES)
 
 
 @dataclass(frozen=True)
