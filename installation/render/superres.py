@@ -30,18 +30,21 @@ log = logging.getLogger(__name__)
 DEFAULT_PATH = ASSETS_DIR / "sr-emoji.safetensors"
 MAX_INPUT_PX = 64  # larger pictures would cost (side/32)^2 times more and need the help less
 BUDGET_MS = 12.0  # median cost above this switches SR off (a 30 fps generator frame is 33 ms)
-WARMUP_FRAMES = 30  # not timed: the trace and the show's start-up (models, camera, encoder) compete
-PROBE_FRAMES = 30  # frames timed after the warm-up before the budget is judged
+WARMUP_S = 10.0  # not timed: the show's start-up (generator trace, camera, microphone) competes for the CPU
+PROBE_FRAMES = 60  # frames timed after the warm-up before the budget is judged
 
 
 class SuperResolver:
     """Holds the SR net; `apply(model, image, out_size)` returns the image enlarged x4 or as it was."""
 
-    def __init__(self, net: torch.nn.Module, budget_ms: float = BUDGET_MS, source: str = "") -> None:
+    def __init__(self, net: torch.nn.Module, budget_ms: float = BUDGET_MS, source: str = "",
+                 warmup_s: float = WARMUP_S) -> None:
         self.net = net.eval()
         self.scale = int(net.scale)
         self.channels = int(net.img_channels)
         self.budget_ms = budget_ms
+        self.warmup_s = warmup_s
+        self._t_first_s: float | None = None  # perf_counter of the first enlarged frame
         self.source = source
         self.enabled = True  # False after the budget check failed
         self.applied = 0  # frames enlarged (for tests and stats)
@@ -69,7 +72,10 @@ class SuperResolver:
             net = self._net_for(image)
         out = net(image.float())
         self.applied += 1
-        if WARMUP_FRAMES < self.applied <= WARMUP_FRAMES + PROBE_FRAMES and self.budget_ms < float("inf"):
+        if self._t_first_s is None:
+            self._t_first_s = t0
+        warm = t0 - self._t_first_s >= self.warmup_s
+        if warm and len(self.times_ms) < PROBE_FRAMES and self.budget_ms < float("inf"):
             self._judge((time.perf_counter() - t0) * 1e3)
         return out
 
