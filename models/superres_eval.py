@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -216,7 +217,7 @@ def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[s
                                                "sr_traced": time_ms(lambda: resolver._net_for(x)(x), 100),
                                                "bicubic_torch": time_ms(lambda: torch.nn.functional.interpolate(
                                                    x, scale_factor=4, mode="bicubic"), 100)}
-    report["load_average"] = [round(v, 2) for v in __import__("os").getloadavg()]
+    report["load_average"] = [round(v, 2) for v in os.getloadavg()]  # the figures' context: a shared CPU
     (out / "eval.json").write_text(json.dumps(report, indent=1))
     return report
 
