@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import sys
@@ -100,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
 
     limiter = StderrLimiter()  # C libraries' stderr floods (PortAudio on a dead server) are rate-limited
     limiter.install()
+    # A crash's traceback goes to the real stderr (the supervisor's log), not through the limiter's pipe,
+    # whose reading thread dies with the process.
+    faulthandler.enable(file=sys.stderr)
     logging.basicConfig(level=config.run.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     from installation.app import App
     from installation.sources.microphone import portaudio_stuck

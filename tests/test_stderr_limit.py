@@ -55,3 +55,31 @@ def test_a_c_library_flooding_stderr_is_rate_limited_and_counted(tmp_path: Path)
     assert written - seen <= totals[-1] <= written - seen + 100, (written, seen, totals)  # every line accounted for
     assert "rate-limited to" in text
     assert "generator:" in text  # the show's own INFO lines are not limited
+
+
+SEGFAULT = r"""
+import ctypes, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import main
+def crash():  # a C library crashing on a thread once the show is up (libjack has done it here)
+    deadline = time.monotonic() + 120
+    while "installation.app" not in sys.modules and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(1.0)  # (the show's first frames; nothing is asserted on timing)
+    ctypes.string_at(0)
+threading.Thread(target=crash, name="crashing-c-library", daemon=True).start()
+sys.exit(main.main(["--headless", "--seconds", "60", "--camera", "none", "--mic", "none",
+                    "--set", "display.size=[160, 90]", "--set", "osc.enabled=false", "--set", "midi.enabled=false"]))
+"""
+
+
+def test_a_crash_in_c_code_leaves_a_traceback_on_the_real_stderr(tmp_path: Path) -> None:
+    """With descriptor 2 a pipe, a crash's last words could die with the limiter's thread; the show
+    enables faulthandler on the real stderr, so the supervisor's log says where it crashed."""
+    with open(tmp_path / "stderr.txt", "wb") as err:
+        done = subprocess.run([sys.executable, "-c", SEGFAULT, str(ROOT)], cwd=ROOT, env=app_env(),
+                              stdout=subprocess.DEVNULL, stderr=err, timeout=240)
+    text = (tmp_path / "stderr.txt").read_text(errors="replace")
+    assert done.returncode == -11, (done.returncode, text[-2000:])  # the crash happened
+    assert "Fatal Python error: Segmentation fault" in text, text[-2000:]
+    assert "crash" in text[text.index("Fatal Python error"):]  # the crashing thread's stack: the function

@@ -134,6 +134,8 @@ class Observer:
         try:
             show = psutil.Process(pid)
             with show.oneshot():
+                if show.status() == psutil.STATUS_ZOMBIE:
+                    return None  # killed, not yet reaped: no memory, no descriptors, one thread
                 show_figures = (round(show.memory_info().rss / 2**20, 2), show.num_fds(), show.num_threads())
             with self.supervisor.oneshot():
                 sup = (round(self.supervisor.memory_info().rss / 2**20, 2), self.supervisor.num_fds(),

@@ -135,6 +135,8 @@ class ChaosSoak:
         self.t0_s = time.monotonic()
         self.skipped: dict[str, str] = {}
         self.traffic: OscTraffic | None = None
+        self.samples: list[Resources] = []
+        self._next_sample_s = 0.0
 
     # ------------------------------------------------------------ set-up
     def run(self) -> ChaosReport:
@@ -245,14 +247,13 @@ class ChaosSoak:
 
     def _sample(self, rig: chaos.Rig) -> None:
         now = time.monotonic()
-        if now >= getattr(self, "_next_sample_s", 0.0):
+        if now >= self._next_sample_s:
             self._next_sample_s = now + SAMPLE_EVERY_S
             sample = rig.observer.resources()
             if sample is not None:
                 self.samples.append(sample)
 
     def _soak(self, rig: chaos.Rig, supervisor: subprocess.Popen[bytes], preset: str, model: str) -> ChaosReport:
-        self.samples: list[Resources] = []
         failures: list[str] = []
 
         def ready() -> bool:
