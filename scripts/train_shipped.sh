@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The training runs behind assets/models (after scripts/prepare_data.sh), in order, one at a time.
 # Budgets are training minutes on a shared 2-core CPU (see each card for the steps reached).
-# Usage: scripts/train_shipped.sh [vae|cppn|baseline|gan-mnist|sagan ...]   (baseline = seed + gan-mnist)   (default: all)
+# Usage: scripts/train_shipped.sh [vae|cppn|baseline|gan-mnist|sagan|sr ...]   (baseline = seed + gan-mnist)   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="nice -n 15 ${PYTHON:-.venv/bin/python}"
-STEPS=${*:-vae cppn baseline sagan}
+STEPS=${*:-vae cppn baseline sagan sr}
 for what in $STEPS; do
   case $what in
     vae)  # conv VAE on 32 px emoji; its encoder drives mirror mode
@@ -30,6 +30,10 @@ for what in $STEPS; do
       mkdir -p runs/sagan-emoji
       $PY -m models.train --arch sagan --data data/emoji32 --out runs/sagan-emoji \
           --set g_width=24 --set d_width=24 --set steps=100000 --set minutes=35 --set sample_every=200 ;;
+    sr)  # x4 super-resolution post-processor (sr-emoji): 128 px emoji targets, 1 thread, ~15 CPU minutes
+      $PY -m models.train_superres --data data/emoji128 --out runs/sr-emoji \
+          --set width=48 --set depth=6 --set steps=20000 --set minutes=30
+      $PY -m models.superres_eval --sr runs/sr-emoji/model.safetensors --out runs/sr-emoji/eval --ship sr-emoji ;;
     *) echo "unknown run $what" >&2; exit 2 ;;
   esac
 done
