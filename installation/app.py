@@ -444,6 +444,7 @@ class App:
         old.close(timeout_s=1.0)  # a hung render keeps its (daemon) thread; the new one does not wait for it
         model, self.model_entry = load_model(FALLBACK_MODEL, old.device)
         self.worker = GeneratorWorker(model, old.device, self.config.generator.render_size)
+        self.worker.configure_superres(old.superres)  # a colour model chosen later is enlarged as before
         if self.worker.z_dim != self.mapping.z_dim:
             self._use_model(model)
         self.model_spec = FALLBACK_MODEL
