@@ -205,3 +205,13 @@ def test_switching_between_a_colour_model_and_a_field_model_crossfades_then_draw
     assert np.abs(done.astype(np.int16) - reference).mean() < 1.0  # after the fade: the field, drawn
     red_share = lambda img: float(img[..., 0].astype(np.int16).mean() - img[..., 2].astype(np.int16).mean())
     assert red_share(colour) > red_share(halfway) > red_share(done) + 20  # in between: both, fading
+
+
+def test_hue_shift_turns_the_palette():
+    renderer = FieldRenderer((320, 180))
+    centre = (SIDE - 1) / 2
+    field = disc_field(centre, centre, 12.0)
+    plain = renderer.render(field, SPREAD_PX, FieldStyle(palette="gold", wetness=0.0))[90, 160].astype(int)
+    turned = renderer.render(field, SPREAD_PX, FieldStyle(palette="gold", wetness=0.0, hue_shift=0.5))[90, 160].astype(int)
+    assert plain[0] > plain[2] + 60  # pale gold: red over blue
+    assert turned[2] > turned[0] + 60  # half a turn of the wheel: blue over red

@@ -22,7 +22,6 @@ The LUT holds everything the show drives (wetness, warmth, hue, palette), so cha
 
 from __future__ import annotations
 
-import colorsys
 import math
 from dataclasses import dataclass
 
@@ -98,12 +97,10 @@ def warm(rgb: np.ndarray, warmth: float) -> np.ndarray:
 
 
 def hue_rotate_rgb(rgb: np.ndarray, turns: float) -> np.ndarray:
-    """(N, 3) float 0..255 with the hue turned by `turns`."""
-    out = np.empty_like(rgb)
-    for i, (r, g, b) in enumerate(rgb / 255.0):
-        h, s, v = colorsys.rgb_to_hsv(r, g, b)
-        out[i] = np.array(colorsys.hsv_to_rgb((h + turns) % 1.0, s, v)) * 255.0
-    return out
+    """(N, 3) float 0..255 with the hue turned by `turns` (float HSV: H in degrees, no rounding)."""
+    hsv = cv2.cvtColor((rgb / 255.0).astype(np.float32)[:, None, :], cv2.COLOR_RGB2HSV)
+    hsv[..., 0] = (hsv[..., 0] + 360.0 * turns) % 360.0
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[:, 0, :] * 255.0
 
 
 class ToneCodec:
