@@ -22,6 +22,7 @@ The LUT holds everything the show drives (wetness, warmth, hue, palette), so cha
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -85,10 +86,21 @@ def resample_matrix(n_src: int, n_dst: int, scale: float, dst_centre: float, src
     """(n_dst, n_src) float32: samples -> pixel centres of a grid `scale` times finer, by an interpolating
     cubic B-spline (prefilter folded in). Unlike OpenCV's bicubic (a = -0.75, which bends a linear ramp),
     it reproduces the field's straight and round contours to a few hundredths of a screen pixel."""
-    i = np.arange(n_src, dtype=np.float64)
-    prefilter = np.linalg.inv(beta3(i[:, None] - i[None, :]))
-    u = (np.arange(n_dst) - dst_centre) / scale + src_centre
-    return (beta3(u[:, None] - i[None, :]) @ prefilter).astype(np.float32)
+    u = (np.arange(n_dst) - dst_centre) / scale + src_centre  # source coordinate of each pixel centre
+    taps = np.floor(u).astype(np.int64)[:, None] + np.arange(-1, 3)[None, :]  # the 4 samples B reaches
+    weights = beta3(u[:, None] - taps)
+    weights[(taps < 0) | (taps >= n_src)] = 0.0  # beyond the samples: "no ink" (the caller's padding)
+    prefilter = bspline_prefilter(n_src)
+    # B @ prefilter with B's 4 non-zeros per row, gathered (no BLAS call: its threads stall a busy machine)
+    rows = prefilter[np.clip(taps, 0, n_src - 1)]  # (n_dst, 4, n_src)
+    return np.einsum("dt,dts->ds", weights, rows).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def bspline_prefilter(n: int) -> np.ndarray:
+    """(n, n): samples -> cubic B-spline coefficients that interpolate them (one per field size)."""
+    i = np.arange(n, dtype=np.float64)
+    return np.linalg.inv(beta3(i[:, None] - i[None, :]))
 
 
 def warm(rgb: np.ndarray, warmth: float) -> np.ndarray:
@@ -210,7 +222,8 @@ class FieldRenderer:
     def _matrices(self, fh: int, fw: int, k: float, offset: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
         """Row matrix (ih, fh + pad) and transposed column matrix (fw + pad, iw) for this field size,
         scale and offset (cached)."""
-        key = (fh, fw, round(k, 4), round(offset[0], 4), round(offset[1], 4), self.screen_size)
+        k = round(k, 2)  # a zoom driven by a rule changes k every frame: new matrices only per 1/100 px
+        key = (fh, fw, k, round(offset[0], 4), round(offset[1], 4), self.screen_size)
         if self._matrix_key != key:
             (sw, sh), (iw, ih) = self.screen_size, self.inter_size
             step_x, step_y = sw / iw, sh / ih
