@@ -79,6 +79,8 @@ class ChaosReport:
     supervisor_rss_growth_mb: float
     supervisor_fd_growth: int
     supervisor_thread_growth: int
+    longest_show_s: float  # the longest-lived show process during the soak (restarts cut the others short) ...
+    longest_show_rss_growth_mb: float  # ... and its RSS growth (median of its last quarter minus first quarter)
     fps_mean: float
     fps_p5: float
     stderr_limit_reports: int  # "dropped N line(s) from stderr" lines in the log (C library floods)
@@ -291,7 +293,7 @@ class ChaosSoak:
             elif not r.recovered:
                 failures.append(f"{r.kind} at {r.t_s:.0f} s did not recover")
         fps = sorted(rig.observer.fps_between(t_chaos_s, t_end_chaos_s)) or [0.0]
-        growth = _growth(baseline, end)
+        growth = {**_growth(baseline, end), **_longest_show(self.samples)}
         report = ChaosReport(
             minutes=round((t_end_chaos_s - t_chaos_s) / 60.0, 2), model=model, preset=preset, crashes=crashes,
             show_restarts=rig.observer.log_count("started the show, pid") - 1, faults=records,
@@ -370,6 +372,19 @@ def _growth(baseline: list[Resources], end: list[Resources]) -> dict[str, Any]:
         "supervisor_fd_growth": low(end, "supervisor_fds") - low(baseline, "supervisor_fds"),
         "supervisor_thread_growth": low(end, "supervisor_threads") - low(baseline, "supervisor_threads"),
     }
+
+
+def _longest_show(samples: list[Resources]) -> dict[str, float]:
+    """RSS growth within one show process: the figure across restarts compares different processes."""
+    by_pid: dict[int, list[Resources]] = {}
+    for sample in samples:
+        by_pid.setdefault(sample.show_pid, []).append(sample)
+    longest = max(by_pid.values(), key=lambda s: s[-1].t_s - s[0].t_s)
+    quarter = max(1, len(longest) // 4)
+    growth = (statistics.median(s.show_rss_mb for s in longest[-quarter:])
+              - statistics.median(s.show_rss_mb for s in longest[:quarter]))
+    return {"longest_show_s": round(longest[-1].t_s - longest[0].t_s, 1),
+            "longest_show_rss_growth_mb": round(growth, 1)}
 
 
 def _environ() -> dict[str, str]:
