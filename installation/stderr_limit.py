@@ -21,6 +21,7 @@ import select
 import sys
 import threading
 import time
+
 log = logging.getLogger("reverie.stderr")
 
 LINES_PER_S = 2.0  # steady rate passed through

@@ -17,32 +17,32 @@ MARK = "Expression 'alsa_flood_test' failed"
 
 # The real show (main.main) in a child; a thread floods descriptor 2 through libc's write(), as C code
 # does, from the moment the show's modules are imported until FLOOD_S later.
-CHILD = r"""
+CHILD = rf"""
 import ctypes, sys, threading, time
 sys.path.insert(0, sys.argv[2])
 import main
 libc = ctypes.CDLL(None)
-line = b"%s in 'src/hostapi/alsa/pa_linux_alsa.c', line: 3958\n"
+line = b"{MARK} in 'src/hostapi/alsa/pa_linux_alsa.c', line: 3958\n"
 def flood():
     deadline = time.monotonic() + 120
     while "installation.app" not in sys.modules and time.monotonic() < deadline:
         time.sleep(0.01)
-    written, end = 0, time.monotonic() + %r
+    written, end = 0, time.monotonic() + {FLOOD_S!r}
     while time.monotonic() < end:
         if libc.write(2, line, len(line)) == len(line):
             written += 1
     open(sys.argv[1], "w").write(str(written))
 threading.Thread(target=flood, daemon=True).start()
-sys.exit(main.main(["--headless", "--seconds", "%r", "--camera", "none", "--mic", "none",
+sys.exit(main.main(["--headless", "--seconds", "{FLOOD_S + 6.0!r}", "--camera", "none", "--mic", "none",
                     "--set", "display.size=[160, 90]", "--set", "osc.enabled=false", "--set", "midi.enabled=false"]))
-""" % (MARK, FLOOD_S, FLOOD_S + 6.0)
+"""
 
 
 def test_a_c_library_flooding_stderr_is_rate_limited_and_counted(tmp_path: Path) -> None:
     count_file = tmp_path / "written.txt"
     with open(tmp_path / "stderr.txt", "wb") as err:
         done = subprocess.run([sys.executable, "-c", CHILD, str(count_file), str(ROOT)], cwd=ROOT, env=app_env(),
-                              stdout=subprocess.DEVNULL, stderr=err, timeout=240)
+                              stdout=subprocess.DEVNULL, stderr=err, timeout=240, check=False)
     text = (tmp_path / "stderr.txt").read_text(errors="replace")
     assert done.returncode == 0, text[-3000:]
     written = int(count_file.read_text())
@@ -78,7 +78,7 @@ def test_a_crash_in_c_code_leaves_a_traceback_on_the_real_stderr(tmp_path: Path)
     enables faulthandler on the real stderr, so the supervisor's log says where it crashed."""
     with open(tmp_path / "stderr.txt", "wb") as err:
         done = subprocess.run([sys.executable, "-c", SEGFAULT, str(ROOT)], cwd=ROOT, env=app_env(),
-                              stdout=subprocess.DEVNULL, stderr=err, timeout=240)
+                              stdout=subprocess.DEVNULL, stderr=err, timeout=240, check=False)
     text = (tmp_path / "stderr.txt").read_text(errors="replace")
     assert done.returncode == -11, (done.returncode, text[-2000:])  # the crash happened
     assert "Fatal Python error: Segmentation fault" in text, text[-2000:]

@@ -51,7 +51,7 @@ def overflowing(path: Path, good: Path) -> None:
     def write(tmp: Path) -> None:
         with safe_open(str(good), framework="pt") as f:
             metadata = f.metadata()
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 - safe_open is not a dict
         for name, tensor in tensors.items():
             if name.endswith("running_var"):  # batch norm: sqrt(var + eps) of a negative var is NaN
                 tensors[name] = torch.full_like(tensor, -1.0)

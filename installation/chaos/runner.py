@@ -30,8 +30,15 @@ from installation.chaos import faults as chaos
 from installation.chaos.audio import PulseServer, missing_tools
 from installation.chaos.models import copy_model, renders_non_finite
 from installation.chaos.observe import Observer, Resources
-from installation.chaos.servers import (CONTROLLER_PORT, JACK_BACKEND, JackMidi, NetworkCamera, OscTraffic, SmallDisk,
-                                         free_udp_port)
+from installation.chaos.servers import (
+    CONTROLLER_PORT,
+    JACK_BACKEND,
+    JackMidi,
+    NetworkCamera,
+    OscTraffic,
+    SmallDisk,
+    free_udp_port,
+)
 
 log = logging.getLogger("reverie.chaos")
 

@@ -78,7 +78,7 @@ class ModelLoader:
             if keep_on_failure:
                 try:
                     model, entry = load_generator(default_model_name() if spec == "auto" else spec, device)
-                except Exception as exc:  # a broken file must not stop the show, nor replace a good model
+                except Exception as exc:  # noqa: BLE001 - a broken file must not stop the show, nor replace a good model
                     log.error("cannot load the replaced model %r (%s); keeping the current one", spec, exc)
                     return
             else:
