@@ -36,7 +36,13 @@ def test_shipped_model(path) -> None:
     z = torch.randn(8, model.z_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         x = model(z)
-    assert x.shape[:2] == (8, 3) and x.min() >= -1 and x.max() <= 1
+    channels = 1 if card.get("output") == "field" else 3  # a field model draws one distance channel
+    assert x.shape[:2] == (8, channels) and x.min() >= -1 and x.max() <= 1
+    if channels == 1:  # each field has ink and paper, and the header agrees with the card
+        from models.checkpoint import read_header
+
+        assert read_header(path)["output"] == "field" and card["field"]["spread_px"] > 0
+        assert ((x > 0).float().mean(dim=(1, 2, 3)) > 0.03).all() and ((x < 0).float().mean(dim=(1, 2, 3)) > 0.3).all()
     assert x.std(dim=(1, 2, 3)).min() > 0.05  # each image has structure, not a flat colour
     assert (x - x.mean(0)).abs().mean() > 0.02  # and the images differ from one another
     assert card["arch"] == json.loads(path.with_suffix(".json").read_text())["arch"]
