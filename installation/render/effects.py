@@ -23,6 +23,19 @@ from installation.render.worker import fit_rect
 
 GRAIN_TILE = 256  # px side of the pre-made noise tile that grain samples from
 MAX_LEAD_S = 1 / 30  # the blend never leads by more than this (a stalled display must not skip it)
+SMOOTH_STEP = 0.1  # latent moved less than this (RMS per dimension) since the last frame: a plain crossfade
+JUMP_STEP = 0.5  # moved this far or more: a jump (a kick, a new scene), shown at once, never smeared
+
+
+def jump_weight(z_prev: np.ndarray | None, z: np.ndarray | None) -> float:
+    """0..1: how much of the crossfade to skip for a new frame, from how far its latent moved.
+
+    A walk moves the latent a little per generator frame and the blend hides the frame steps; a
+    step in the mapped parameters moves it far, and blending would delay it by a generator interval."""
+    if z_prev is None or z is None or z_prev.shape != z.shape:
+        return 0.0
+    step = float(np.sqrt(np.mean(np.square(z.astype(np.float32) - z_prev.astype(np.float32)))))
+    return min(1.0, max(0.0, (step - SMOOTH_STEP) / (JUMP_STEP - SMOOTH_STEP)))
 
 
 class Compositor:
@@ -38,6 +51,7 @@ class Compositor:
         self._prev: np.ndarray | None = None  # uint8 frames at work size (never modified in place)
         self._cur: np.ndarray | None = None
         self._t_cur_s = 0.0
+        self._jump = 0.0  # 0..1 of the blend skipped for the current frame (see jump_weight)
         self._interval_s = 1 / 30  # measured generator frame interval (EMA)
         self._display_dt_s = 1 / 60  # measured display frame interval (EMA), at most MAX_LEAD_S
         self._t_compose_s: float | None = None
@@ -54,8 +68,9 @@ class Compositor:
         self.work_size = (max(2, round(sw * h / sh)), h)  # same aspect as the screen
 
     # ------------------------------------------------------------------ input
-    def add_frame(self, frame_rgb: np.ndarray, t_s: float) -> None:
-        """A new generator frame (any size: it is brought to the working size here)."""
+    def add_frame(self, frame_rgb: np.ndarray, t_s: float, jump: float = 0.0) -> None:
+        """A new generator frame (any size: it is brought to the working size here). jump: 0..1 of
+        the crossfade to skip (1: show it at once), from jump_weight."""
         frame = frame_rgb  # uint8, read-only from here on: results are never written to
         if self._cur is not None and self._cur.shape == frame.shape:
             self._prev = self.current_blend(t_s)
@@ -67,6 +82,7 @@ class Compositor:
             self._out = None
         self._cur = frame
         self._t_cur_s = t_s
+        self._jump = jump
 
     def start_transition(self, t_s: float, duration_s: float) -> None:
         """Fade from what is on screen now into whatever comes next, over duration_s."""
@@ -80,6 +96,7 @@ class Compositor:
         # Sampled at the middle of the frame's time on screen (half a display frame ahead), so the
         # first frame after a new picture visibly moves toward it: the blend adds less latency.
         alpha = min(1.0, (t_s - self._t_cur_s + self._display_dt_s / 2) / max(self._interval_s, 1e-3))
+        alpha = max(alpha, self._jump)
         if alpha >= 1.0:
             return self._cur
         return cv2.addWeighted(self._prev, 1.0 - alpha, self._cur, alpha, 0.0)

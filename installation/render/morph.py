@@ -95,9 +95,9 @@ class FieldCompositor(Compositor):
         super().resize(screen_size)
         self.renderer.resize(screen_size)
 
-    def add_field(self, field: np.ndarray, spread_px: float, t_s: float) -> None:
+    def add_field(self, field: np.ndarray, spread_px: float, t_s: float, jump: float = 0.0) -> None:
         self.spread_px = spread_px
-        self.add_frame(field, t_s)
+        self.add_frame(field, t_s, jump)
 
     def compose(self, t_s: float, params: dict[str, float], effects: EffectsPreset) -> np.ndarray | None:
         if self._t_compose_s is not None and 0 < t_s - self._t_compose_s:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from installation.mapping.presets import EffectsPreset
-from installation.render.effects import Compositor
+from installation.render.effects import Compositor, jump_weight
 from installation.render.morph import FieldCompositor
 from installation.render.worker import RenderResult
 
@@ -27,6 +27,7 @@ class Picture:
         self._hold: np.ndarray | None = None  # the other kind's last picture, at the working size
         self._t_hold_s = 0.0
         self._last: np.ndarray | None = None  # the last composed frame (a compositor's reused buffer)
+        self._z: np.ndarray | None = None  # latent of the newest result: a far step skips the blend
 
     @property
     def work_size(self) -> tuple[int, int]:
@@ -54,18 +55,21 @@ class Picture:
         self.colour.start_transition(t_s, duration_s)
         self.field.start_transition(t_s, duration_s)
 
-    def add_frame(self, frame_rgb: np.ndarray, t_s: float) -> None:
+    def add_frame(self, frame_rgb: np.ndarray, t_s: float, jump: float = 0.0) -> None:
         """A colour frame (kept for callers that only have pixels)."""
         self._switch("colour", t_s)
-        self.colour.add_frame(frame_rgb, t_s)
+        self.colour.add_frame(frame_rgb, t_s, jump)
 
     def add_result(self, result: RenderResult, t_s: float) -> None:
-        """A finished render: a field or a colour frame."""
+        """A finished render: a field or a colour frame. A big latent step shows in the next frame."""
+        jump = jump_weight(self._z, result.z)
+        if result.z is not None:
+            self._z = result.z
         if result.field is not None:
             self._switch("field", t_s)
-            self.field.add_field(result.field, result.field_spread_px, t_s)
+            self.field.add_field(result.field, result.field_spread_px, t_s, jump)
         elif result.frame_rgb is not None:
-            self.add_frame(result.frame_rgb, t_s)
+            self.add_frame(result.frame_rgb, t_s, jump)
 
     def _switch(self, kind: str, t_s: float) -> None:
         if kind == self.kind:

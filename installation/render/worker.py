@@ -50,15 +50,18 @@ class RenderResult:
     error: str = ""
     field: np.ndarray | None = None  # field models: (h, w) float32 in [-1, 1], ink > 0, at the model's size
     field_spread_px: float = 0.0  # model px from the edge where the field reaches +-1
+    z: np.ndarray | None = None  # (1, z_dim) float32 latent it was rendered from (the blend's jump test)
+    t_render_s: float = 0.0  # perf_counter when the worker began this render (bench stage breakdown)
 
 
 def result_for(picture: np.ndarray, model: torch.nn.Module, stamp: int, epoch: int, t_input_s: float,
-               render_ms: float) -> RenderResult:
+               render_ms: float, z: np.ndarray | None = None, t_render_s: float = 0.0) -> RenderResult:
     """What render() returned as a result: a field model's (h, w) field or a colour (H, W, 3) frame."""
     info = field_info(model)
     if info is not None and picture.ndim == 2:
-        return RenderResult(None, stamp, epoch, t_input_s, render_ms, field=picture, field_spread_px=info.spread_px)
-    return RenderResult(picture, stamp, epoch, t_input_s, render_ms)
+        return RenderResult(None, stamp, epoch, t_input_s, render_ms, field=picture, field_spread_px=info.spread_px,
+                            z=z, t_render_s=t_render_s)
+    return RenderResult(picture, stamp, epoch, t_input_s, render_ms, z=z, t_render_s=t_render_s)
 
 
 def fit_rect(src_w: int, src_h: int, out_w: int, out_h: int, fit: str) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
@@ -164,7 +167,7 @@ class GeneratorWorker:
             try:
                 picture = self.render(model, request)
                 result = result_for(picture, model, request.stamp, epoch, request.t_input_s,
-                                    (time.perf_counter() - t0) * 1e3)
+                                    (time.perf_counter() - t0) * 1e3, request.z, t0)
             except Exception as exc:  # any model failure becomes a visible, logged error, not a dead thread
                 if is_out_of_memory(exc) and self.device.type != "cpu" and self._fall_back_to_cpu(model, exc):
                     continue  # the same request is still the newest; the next one renders on the CPU
