@@ -100,6 +100,7 @@ def test_display_resolution_change_is_survived(tmp_path):
     """The display changes size under the show (new monitor, xrandr): surface, touch, recorder, health cope."""
     out = tmp_path / "rec.mp4"
     app = App(load_config(None, ["display.mode=headless", "display.size=[320, 180]", "camera.source=none",
+                                 'generator.model="vae-emoji"',  # a colour model: its frames are sized for the screen
                                  "microphone.source=none", f'record.path="{out}"', "health.check_every=1",
                                  f'health.path="{tmp_path / "h.json"}"', "health.interval_s=0.2"]))
     app.setup()
