@@ -3,8 +3,9 @@
 Two analysis threads do the work, never the audio callback and never the display thread:
 - "senses-vision" waits for each new camera frame and runs the VideoAnalyser (flow, background,
   faces every few frames, colour);
-- "senses-hearing" wakes every two audio hops (~23 ms), reads the microphone ring and runs the
-  AudioAnalyser once per 512-sample hop it has not analysed yet.
+- "senses-hearing" wakes on each audio block the microphone delivers (~6 ms; at the latest every
+  two hops), reads the microphone ring and runs the AudioAnalyser once per 256-sample hop it has
+  not analysed yet.
 Each publishes an immutable result into a LatestSlot; read() merges the two newest results.
 """
 
@@ -29,7 +30,7 @@ from installation.sources.microphone import MicrophoneSource
 
 log = logging.getLogger(__name__)
 
-HOPS_PER_TICK = 2  # the hearing thread wakes every 2 hops (~23 ms): fewer wake-ups, same features
+HOPS_PER_TICK = 2  # without a block (silence stand-in, a source without blocks) hearing wakes every 2 hops
 MAX_BACKLOG_HOPS = 16  # after a longer stall (~190 ms) older audio is skipped, not caught up on
 FRAME_WAIT_S = 0.1  # how long the vision thread blocks before checking its stop event
 OFF_POLL_S = 0.2  # a source that is off is checked this often
@@ -156,8 +157,18 @@ class Senses:
         backlog = MAX_BACKLOG_HOPS * hop
         tick_s = HOPS_PER_TICK * analyser.hop_s
         done_t_s: float | None = None  # time of the newest sample analysed so far
+        written = 0  # the microphone's samples-written count last seen
         try:
-            while not self._stop.wait(tick_s):
+            while not self._stop.is_set():
+                # Woken by each block as it arrives: a sound is analysed ~a block after it is heard,
+                # not up to a tick later (issue #12). A source without blocks: a fixed tick.
+                wait_block = getattr(self.microphone, "wait_block", None)
+                if wait_block is not None:
+                    written = wait_block(written, tick_s)
+                elif self._stop.wait(tick_s):
+                    break
+                if self._stop.is_set():
+                    break
                 if self.microphone.status().state == "off":  # no source at all: nothing to hear
                     done_t_s = None
                     self._stop.wait(OFF_POLL_S)

@@ -41,8 +41,8 @@ def test_rms_and_dbfs_of_a_sine_and_of_silence():
     assert audio.dbfs(0.0) == audio.SILENCE_DB and audio.rms(np.zeros(0)) == 0.0
 
 
-def test_hop_is_about_12_ms_at_common_rates():
-    assert hop_size(44100) == 512 and hop_size(48000) == 512 and hop_size(22050) == 256
+def test_hop_is_about_6_ms_at_common_rates():
+    assert hop_size(44100) == 256 and hop_size(48000) == 256 and hop_size(22050) == 128
 
 
 def test_power_spectrum_sums_to_the_mean_square_so_band_levels_read_in_dbfs():
@@ -86,7 +86,9 @@ def test_analyser_bands_loudness_and_chroma_on_a_held_low_note():
     results = analyse(sine(110.0, seconds=2.0, amplitude=0.5))  # A2
     f = results[-1].features
     assert f["band_low"] > 0.8 and f["band_mid"] < 0.2 and f["band_high"] < 0.2
-    assert f["loudness"] > 0.8 and f["loudness_db"] == pytest.approx(-9.0, abs=0.5)
+    # loudness_db is the peak of ~6 ms RMS windows, shorter than one period of 110 Hz: it reads a
+    # little above the true -9.0 dBFS of a steady low note (a peak meter's way), never below
+    assert f["loudness"] > 0.8 and -9.1 < f["loudness_db"] < -8.0
     assert int(np.argmax(results[-1].chroma)) == 9 and f["chroma_9"] == pytest.approx(1.0, abs=0.05)
     assert f["spectral_centroid"] == pytest.approx(spectrum.centroid_unit(110.0), abs=0.03)
 

@@ -1,5 +1,7 @@
 """Latency cuts (issue #12): each test fails on the code before its cut."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,83 @@ def test_a_latent_jump_shows_in_the_next_field_frame_not_morphed_away():
     small, t2_s = picture_after([field(-1.0, z0, 1), field(-1.0, z0, 2), field(-1.0, z0, 3),
                                  field(1.0, z0 + 0.02, 4)])
     assert float(small.field.current_blend(t2_s + 0.001).mean()) < 0.9  # a walk still morphs
+
+
+# --- hearing: woken per block, short windows with peak-hold -------------------------------------
+
+RATE = 44100
+
+
+def hop_by_hop(signal: np.ndarray) -> list:
+    """Feed a signal to the analyser hop by hop, as the hearing thread does; results in order."""
+    from installation.features.listen import AudioAnalyser
+
+    analyser = AudioAnalyser(RATE)
+    padded = np.concatenate([np.zeros(analyser.window, np.float32), signal.astype(np.float32)])
+    return [analyser.update(padded[end - analyser.window:end], (end - analyser.window) / RATE)
+            for end in range(analyser.window + analyser.hop, padded.shape[0] + 1, analyser.hop)]
+
+
+def tone(seconds: float, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(round(seconds * RATE)) / RATE
+    return amplitude * np.sin(2 * np.pi * 440.0 * t)
+
+
+def test_hops_are_at_most_256_samples_at_44_1_khz():
+    from installation.features.listen import AudioAnalyser
+
+    assert AudioAnalyser(RATE).hop <= 256
+
+
+def test_loudness_falls_soon_after_a_sound_stops():
+    """A long loudness average delays the end of a sound by its length (25 ms before issue #12)."""
+    off_s = 86 * 256 / RATE  # ~0.5 s, on a hop boundary (of 256 and of 512-sample hops)
+    signal = np.concatenate([tone(off_s), np.zeros(round(0.3 * RATE))])
+    results = hop_by_hop(signal)
+    quiet = [r.t_s for r in results if r.t_s > off_s and r.features["loudness_db"] < -40.0]
+    assert quiet, "the level never fell"
+    assert quiet[0] - off_s <= 0.020
+
+
+def test_a_one_millisecond_click_is_held_long_enough_for_a_60_hz_reader():
+    """Peak-hold: a click shorter than a display frame reads loud for at least one display frame."""
+    click_at_s = 0.3
+    signal = np.zeros(round(0.6 * RATE))
+    start = round(click_at_s * RATE)
+    signal[start:start + round(0.001 * RATE)] = tone(0.001, 0.5)
+    loud = [r.t_s for r in hop_by_hop(signal) if r.features["loudness_db"] > -20.0]
+    assert loud, "the click was never loud"
+    assert loud[-1] - loud[0] >= 1 / 60 - 0.006  # held over the hops that span a 60 Hz frame
+    assert loud[-1] - click_at_s < 0.05  # and then let go
+
+
+def test_hearing_wakes_on_each_audio_block_not_on_a_tick(tmp_path, monkeypatch):
+    """With the fixed tick made a minute long, a sound is still heard at once: blocks wake hearing."""
+    import wave
+
+    from installation import senses as senses_module
+    from installation.config import CameraConfig, MicrophoneConfig
+
+    monkeypatch.setattr(senses_module, "HOPS_PER_TICK", 10_000)  # ~58 s: only a block can wake it
+    path = tmp_path / "tone.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes((tone(2.0) * 32767).astype("<i2").tobytes())
+    senses = senses_module.Senses(CameraConfig(source="none"), MicrophoneConfig(source=str(path)))
+    senses.start()
+    try:
+        deadline_s = time.perf_counter() + 5.0
+        heard = senses.read(1 / 60)["loudness_db"]
+        while heard < -20.0 and time.perf_counter() < deadline_s:
+            time.sleep(0.01)
+            heard = senses.read(1 / 60)["loudness_db"]
+        _, version = senses._audio.get()
+        while version < 20 and time.perf_counter() < deadline_s:  # and it keeps hearing, block by block
+            time.sleep(0.01)
+            _, version = senses._audio.get()
+    finally:
+        senses.close()
+    assert heard > -20.0, "hearing did not wake for the sound"
+    assert version >= 20  # many blocks analysed within the deadline, each without a tick

@@ -14,10 +14,11 @@ import numpy as np
 from installation.features import audio, chroma, onset, spectrum, tempo
 from installation.features.smoothing import AttackRelease, AutoGain, Ema
 
-HOP_S = 0.0116  # ~512 samples at 44.1 kHz: the onset envelope runs at ~86 Hz
-LOUDNESS_S = 0.025  # loudness_db is the RMS of the newest 25 ms
+HOP_S = 0.0058  # ~256 samples at 44.1 kHz: a sound is analysed within ~6 ms of arriving (issue #12)
+PEAK_HOLD_S = 1 / 60  # loudness_db: the loudest hop of the newest ~17 ms, so a 60 Hz reader misses no spike
 GATE_DB = -60.0  # quieter than this is an empty room: normalised features read 0
-CHROMA_EVERY = 4  # hops between chroma updates (~21 Hz is plenty for harmony)
+CHROMA_EVERY = 8  # hops between chroma updates (~21 Hz is plenty for harmony)
+CHROMA_S = 0.186  # chroma's spectrum window: 5.4 Hz bins resolve semitones from ~100 Hz up
 
 Calibration = tuple[str, float, float, float, float]  # (name, raw, normalised, lo, hi)
 
@@ -32,7 +33,7 @@ class AudioResult:
 
 
 def hop_size(samplerate: int) -> int:
-    """Samples per hop: the power of two nearest HOP_S (512 at 44.1 and 48 kHz, 256 at 22.05 kHz)."""
+    """Samples per hop: the power of two nearest HOP_S (256 at 44.1 and 48 kHz, 128 at 22.05 kHz)."""
     return 2 ** round(math.log2(samplerate * HOP_S))
 
 
@@ -41,14 +42,17 @@ class AudioAnalyser:
         self.samplerate = samplerate
         self.hop = hop_size(samplerate)
         self.hop_s = self.hop / samplerate
-        self.n_fft = 4 * self.hop  # ~46 ms spectrum for bands, centroid and onsets
-        self.n_chroma = 16 * self.hop  # ~186 ms: 5.4 Hz bins resolve semitones from ~100 Hz up
+        self.n_fft = 8 * self.hop  # ~46 ms spectrum for bands and centroid: 110 Hz stays out of the mids
+        self.n_onset = 4 * self.hop  # ~23 ms spectrum for onsets: a hit shows in the flux within it
+        self.n_chroma = self.hop * 2 ** round(math.log2(CHROMA_S * samplerate / self.hop))  # 8192 at 44.1 kHz
         self.window = self.n_chroma  # samples update() needs, newest last
-        self._n_loud = max(64, round(LOUDNESS_S * samplerate))
-        self._mel = spectrum.mel_filterbank(self.n_fft, samplerate)
+        # Loudness from the newest hop alone (a long average delays a step by its length), held at its
+        # peak over PEAK_HOLD_S: the levels of the newest few hops, max taken.
+        self._hop_levels_db = np.full(max(1, math.ceil(PEAK_HOLD_S / self.hop_s - 1e-6)), audio.SILENCE_DB)
+        self._mel = spectrum.mel_filterbank(self.n_onset, samplerate)
         self._onsets = onset.OnsetDetector(self.hop_s)
         # A hit moves the flux most as it reaches the middle of the spectrum window: ~23 ms late.
-        self.beats = tempo.BeatTracker(samplerate / self.hop, latency_s=0.5 * self.n_fft / samplerate)
+        self.beats = tempo.BeatTracker(samplerate / self.hop, latency_s=0.5 * self.n_onset / samplerate)
         self._gain = {
             "loudness": AutoGain(floor=GATE_DB, min_span=18.0),  # dBFS
             "band_low": AutoGain(floor=GATE_DB, min_span=18.0),  # dBFS
@@ -66,10 +70,12 @@ class AudioAnalyser:
         """Analyse one hop. samples: (self.window,) mono float32, the newest last; t_s: its time."""
         dt_s = self.hop_s
         self._hops += 1
-        level_db = audio.dbfs(audio.rms(samples[-self._n_loud :]))
+        self._hop_levels_db[self._hops % self._hop_levels_db.shape[0]] = audio.dbfs(audio.rms(samples[-self.hop :]))
+        level_db = float(self._hop_levels_db.max())
         power = spectrum.power_spectrum(samples[-self.n_fft :])
         bands_db = spectrum.band_levels_db(power, self.samplerate)
-        flux, _ = self._onsets.update(onset.mel_db(power, self._mel), level_db)  # events: self._onsets.count
+        onset_power = spectrum.power_spectrum(samples[-self.n_onset :])
+        flux, _ = self._onsets.update(onset.mel_db(onset_power, self._mel), level_db)  # events: self._onsets.count
         self.beats.update(flux)
         if self._hops % CHROMA_EVERY == 1:
             c = chroma.chroma(spectrum.power_spectrum(samples[-self.n_chroma :]), self.samplerate)

@@ -24,11 +24,11 @@ from installation.sources.synthetic import BEAT_S, synthetic_signal
 
 log = logging.getLogger(__name__)
 
-BLOCKSIZE = 512  # ~12 ms at 44.1 kHz: low latency without waking the CPU too often
+BLOCKSIZE = 256  # ~6 ms at 44.1 kHz: each block wakes the hearing thread (issue #12: sound-to-photon)
 STALL_S = 2.0  # a running stream with no callback for this long is dead (e.g. unplugged)
 FIRST_BLOCK_S = 6.0  # PulseAudio via ALSA can take ~2 s before the first block arrives
 POLL_S = 0.1  # how often the device thread checks the stream's health
-PLAYER_TICK_S = 0.01  # file/synthetic playback writes ~10 ms per tick
+PLAYER_TICK_S = 0.005  # file/synthetic playback writes ~5 ms per tick, like a 256-sample device block
 JOIN_TIMEOUT_S = 2.0
 # A PortAudio call (open, abort/close) that has not returned after this long will not return: when
 # PulseAudio dies before a stream's first block, PortAudio's ALSA thread spins for good (burning a
@@ -56,7 +56,7 @@ class _Ring:
         self._pos = 0  # where the next sample goes
         self._written = 0  # samples written since the last clear
         self._t_newest_s = 0.0  # perf_counter() of the newest sample
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified on every write: readers wake per block
 
     def write(self, block: np.ndarray, t_newest_s: float) -> None:
         """Copy block (n,) in. Runs on the audio callback: slicing and copying only, no allocation."""
@@ -77,6 +77,7 @@ class _Ring:
                 self._pos = end % size
             self._written += n
             self._t_newest_s = t_newest_s
+            self._lock.notify_all()
 
     def read(self, n: int) -> tuple[np.ndarray, int, float]:
         """(newest n samples, zeros before anything arrived; samples written so far; newest time)."""
@@ -101,6 +102,13 @@ class _Ring:
         """(samples written since the last clear, perf_counter() of the newest sample)."""
         with self._lock:
             return self._written, self._t_newest_s
+
+    def wait_written(self, seen: int, timeout_s: float) -> int:
+        """Block until the samples-written count differs from `seen` (a block arrived, or a clear),
+        at most timeout_s; returns the count."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._written != seen, timeout=timeout_s)
+            return self._written
 
     def clear(self) -> None:
         with self._lock:
@@ -170,6 +178,14 @@ class MicrophoneSource:
             return np.zeros(n_samples, np.float32), time.perf_counter()
         samples, written, t_newest_s = self._ring.read(n_samples)
         return samples, (t_newest_s if written else time.perf_counter())
+
+    def wait_block(self, seen: int, timeout_s: float) -> int:
+        """Wait for the next block of samples (at most timeout_s); returns the samples-written count
+        to pass as `seen` next time. Lets the hearing thread wake per block instead of on a tick."""
+        if self._silent:  # nothing arrives: wake on the timeout, and hear fresh silence
+            self._stop.wait(timeout_s)
+            return seen
+        return self._ring.wait_written(seen, timeout_s)
 
     def status(self) -> SourceStatus:
         return self._status
