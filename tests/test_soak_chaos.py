@@ -40,6 +40,7 @@ def test_two_minute_chaos_soak_recovers_from_every_fault(tmp_path):
     injected = {f["kind"] for f in report["faults"]}
     assert injected == set(kinds()) - set(report["skipped"]), injected
     assert all(f["detected"] and f["recovered"] for f in report["faults"]), report["faults"]
-    assert report["crashes"] == 0 and report["rss_growth_mb"] <= 20.0
+    assert report["crashes"] == 0 and report["supervisor_rss_growth_mb"] <= 20.0
+    assert report["rss_growth_mb"] <= 250.0  # restarted shows: see Bounds in installation/chaos/runner.py
     assert report["fd_growth"] <= 0 and report["thread_growth"] <= 0
     assert report["samples"], "no resource samples: the check did not run"

@@ -65,7 +65,12 @@ class FaultRecord:
 
 @dataclass
 class Bounds:
-    rss_growth_mb: float = 20.0
+    # The show is restarted by a third of the faults, so its figure compares different processes, whose
+    # RSS differs by up to 200 MB here (medians of the last 14 s of 42 shows, 30-minute run: 579-777 MB):
+    # this bound only catches a runaway. Growth within one process is bounded at 20 MB by the plain soak
+    # (one process, no restarts); the supervisor, which lives through all of it, at 20 MB below.
+    rss_growth_mb: float = 250.0
+    supervisor_rss_growth_mb: float = 20.0
     fd_growth: int = 0
     thread_growth: int = 0
     min_fps_mean: float = 5.0  # over the chaos phase, faults included (a loaded 2-core machine: see docs)
@@ -312,7 +317,8 @@ class ChaosSoak:
         for name, value, bound in (("RSS growth (MB)", report.rss_growth_mb, b.rss_growth_mb),
                                    ("descriptor growth", report.fd_growth, b.fd_growth),
                                    ("thread growth", report.thread_growth, b.thread_growth),
-                                   ("supervisor RSS growth (MB)", report.supervisor_rss_growth_mb, b.rss_growth_mb),
+                                   ("supervisor RSS growth (MB)", report.supervisor_rss_growth_mb,
+                                    b.supervisor_rss_growth_mb),
                                    ("supervisor descriptor growth", report.supervisor_fd_growth, b.fd_growth),
                                    ("supervisor thread growth", report.supervisor_thread_growth, b.thread_growth)):
             if value > bound:

@@ -203,9 +203,10 @@ class MicrophoneSource:
         """Stop the thread (which closes the stream) and join it."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(JOIN_TIMEOUT_S)
+            timeout_s = 0.2 if self.stuck_s() >= STUCK_S else JOIN_TIMEOUT_S  # a stuck call will not return
+            self._thread.join(timeout_s)
             if self._thread.is_alive():
-                log.warning("microphone: thread did not stop within %.0f s", JOIN_TIMEOUT_S)
+                log.warning("microphone: thread did not stop within %.1f s", timeout_s)
                 if self.stuck_s() > 0 and self._sd is not None:
                     # sounddevice's exit handler aborts every open stream: on the stuck one it would
                     # hang the exit, and the supervisor would wait hang_s before killing us.
