@@ -19,6 +19,7 @@ import pygame
 
 from installation.app import App
 from installation.bench.latency import StepMicrophone, calibrate_threshold, detect_steps
+from installation.bench.stages import StepCamera, Timeline, after_frame, attach, breakdown, summarize_stages
 from installation.config import load_config
 from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult, result_for
 
@@ -39,7 +40,8 @@ class InlineWorker(GeneratorWorker):
             model, epoch = self._model, self.epoch
         try:
             picture = self.render(model, request)
-            result = result_for(picture, model, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3)
+            result = result_for(picture, model, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3,
+                                request.z, t0)
         except Exception as exc:
             self.errors += 1
             result = RenderResult(None, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3,
@@ -115,20 +117,29 @@ def settle_background(app: App, timeout_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def run_loop(overrides: list[str], seconds: float, synchronous: bool, step_mic: StepMicrophone | None = None,
-             step_edges_s: list[float] | None = None) -> LoopRun:
+def run_loop(overrides: list[str], seconds: float, synchronous: bool,
+             step_mic: StepMicrophone | StepCamera | None = None, step_edges_s: list[float] | None = None,
+             timeline: Timeline | None = None) -> LoopRun:
     """Run the App's update/draw loop for `seconds` (as App.run does) and measure it.
 
-    With step_mic, the App's microphone is replaced and `step_edges_s` (offsets from the loop's
-    start) are scheduled on it; thumbnails of every presented frame are kept for detection.
+    With step_mic (a StepMicrophone or a StepCamera), the App's microphone or camera is replaced
+    and `step_edges_s` (offsets from the loop's start) are scheduled on it; thumbnails of every
+    presented frame are kept for detection, and `timeline` records each stage's times.
     """
     app = make_app(overrides, synchronous)
     proc = psutil.Process()
     run = LoopRun(seconds, model=app.model_entry.name)
     try:
-        if step_mic is not None:
+        if isinstance(step_mic, StepCamera):
+            app.senses.camera.close()
+            app.senses.camera = step_mic  # type: ignore[assignment]
+            step_mic.start()
+        elif step_mic is not None:
             app.senses.microphone.close()
             app.senses.microphone = step_mic  # type: ignore[assignment]
+        if timeline is not None:
+            slot, feature = ("_video", "brightness") if isinstance(step_mic, StepCamera) else ("_audio", "loudness_db")
+            attach(app, timeline, slot, feature)
         clock = pygame.time.Clock()
         for i in range(10):  # warm-up: first-touch allocations, caches, the worker's first renders
             step(app, clock)
@@ -151,6 +162,8 @@ def run_loop(overrides: list[str], seconds: float, synchronous: bool, step_mic: 
             run.frame_times_s.append(now)
             if step_mic is not None:
                 run.thumbs.append(thumbnail(app.screen))
+            if timeline is not None:
+                after_frame(app, timeline)
             if app.quality is not None and app.quality.index != quality0:
                 changes, quality0 = changes + 1, app.quality.index
             if now >= next_rss_s:
@@ -200,18 +213,26 @@ def step_edges(steps: int, calm_s: float, gap_s: float, seed: int = 0) -> list[f
     return [calm_s + i * gap_s + float(rng.uniform(0, gap_s * 0.25)) for i in range(steps)]
 
 
-def measure_latency(overrides: list[str], steps: int, synchronous: bool, gap_s: float = 0.5,
-                    calm_s: float = 1.0) -> dict[str, Any]:
-    """Input-to-photon latency over `steps` sound steps (both edges: silence->loud and back)."""
+FEATURE_STEP = {"sound": -40.0, "camera": 0.5}  # where the step presets' step curves switch
+
+
+def measure_latency(overrides: list[str], steps: int, synchronous: bool, gap_s: float = 0.3,
+                    calm_s: float = 1.0, source: str = "sound") -> dict[str, Any]:
+    """Input-to-photon latency over `steps` steps of the sound (silence->loud and back) or of the
+    camera's scene (dark->bright and back), with each stage's share (installation/bench/stages.py)."""
     edges = step_edges(steps, calm_s, gap_s)
-    mic = StepMicrophone()
-    run = run_loop(overrides, edges[-1] + gap_s + 0.2, synchronous, mic, edges)
+    stepper = StepCamera() if source == "camera" else StepMicrophone()
+    timeline = Timeline()
+    run = run_loop(overrides, edges[-1] + gap_s + 0.2, synchronous, stepper, edges, timeline)
     times = run.frame_times_s
     calm = [th for t, th in zip(times, run.thumbs) if t - run.t0_s < calm_s - 0.05]
     threshold = calibrate_threshold(calm[len(calm) // 3:])  # skip the first frames: the picture settles
-    result = detect_steps(times, run.thumbs, [run.t0_s + e for e in edges], threshold)
+    edges_abs = [run.t0_s + e for e in edges]
+    result = detect_steps(times, run.thumbs, edges_abs, threshold)
     lat = np.asarray(result.latencies_ms or [float("nan")])
+    stages = summarize_stages(breakdown(timeline, times, edges_abs, result.frames, FEATURE_STEP[source]))
     return {
+        "stages": stages,
         "steps": steps,
         "detected": len(result.latencies_ms),
         "missed": result.missed,
