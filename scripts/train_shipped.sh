@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The training runs behind assets/models (after scripts/prepare_data.sh), in order, one at a time.
 # Budgets are training minutes on a shared 2-core CPU (see each card for the steps reached).
-# Usage: scripts/train_shipped.sh [vae|cppn|baseline|gan-mnist|sagan|sr ...]   (baseline = seed + gan-mnist)   (default: all)
+# Usage: scripts/train_shipped.sh [vae|cppn|baseline|gan-mnist|sagan|sr|calligraphy ...]   (baseline = seed + gan-mnist)   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="nice -n 15 ${PYTHON:-.venv/bin/python}"
-STEPS=${*:-vae cppn baseline sagan sr}
+STEPS=${*:-vae cppn baseline sagan sr calligraphy}
 for what in $STEPS; do
   case $what in
     vae)  # conv VAE on 32 px emoji; its encoder drives mirror mode
@@ -34,6 +34,15 @@ for what in $STEPS; do
       $PY -m models.train_superres --data data/emoji128 --out runs/sr-emoji \
           --set width=48 --set depth=6 --set steps=20000 --set minutes=30
       $PY -m models.superres_eval --sr runs/sr-emoji/model.safetensors --out runs/sr-emoji/eval --ship sr-emoji ;;
+    calligraphy)  # field SAGAN + field VAE on 64 px kai distance fields (no flips: strokes have a direction)
+      mkdir -p runs/sagan-calli64 runs/vae-calli64
+      $PY -m models.train --arch sagan --data data/calli64 --out runs/sagan-calli64 --threads 1 \
+          --set img_channels=1 --set flip=false --set g_width=16 --set max_width=128 --set d_width=16 \
+          --set batch_size=32 --set steps=200000 --set minutes=90 --set sample_every=500 --set ckpt_minutes=4 &
+      $PY -m models.train --arch vae --data data/calli64 --out runs/vae-calli64 --threads 1 \
+          --set img_channels=1 --set flip=false --set width=16 --set max_width=128 --set z_dim=48 \
+          --set batch_size=32 --set steps=200000 --set minutes=90 --set sample_every=500 --set ckpt_minutes=4
+      wait ;;
     *) echo "unknown run $what" >&2; exit 2 ;;
   esac
 done
