@@ -153,7 +153,15 @@ def find_images(sources: list[Path]) -> list[tuple[Path, str]]:
 def prepare(sources: list[Path], out: Path, cfg: PrepareConfig, limit: int = 0,
             log=print) -> dict:
     """Ingest `sources` into out/images.npy + out/report.json + out/preview.png; returns the report."""
-    Image.MAX_IMAGE_PIXELS = int(cfg.max_megapixels * 1e6)  # PIL's own bomb guard matches ours
+    pil_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = int(cfg.max_megapixels * 1e6)  # PIL's own bomb guard matches ours (restored below)
+    try:
+        return _prepare(sources, out, cfg, limit, log)
+    finally:
+        Image.MAX_IMAGE_PIXELS = pil_limit
+
+
+def _prepare(sources: list[Path], out: Path, cfg: PrepareConfig, limit: int, log) -> dict:
     files = find_images(sources)
     if limit:
         files = files[:limit]

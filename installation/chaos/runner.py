@@ -71,8 +71,13 @@ class Bounds:
     # (one process, no restarts); the supervisor, which lives through all of it, at 20 MB below.
     rss_growth_mb: float = 250.0
     supervisor_rss_growth_mb: float = 20.0
-    fd_growth: int = 0
+    fd_growth: int = 0  # the supervisor, and the show when the same process ran from baseline to end
     thread_growth: int = 0
+    # When the show was restarted, its end and baseline are different processes in different states (a
+    # microphone reconnecting after PulseAudio came back, a camera stream re-opened): a few descriptors
+    # and threads differ without any leak. Within one process the plain soak holds them to its bounds.
+    restarted_fd_growth: int = 16
+    restarted_thread_growth: int = 4
     min_fps_mean: float = 5.0  # over the chaos phase, faults included (a loaded 2-core machine: see docs)
 
 
@@ -314,9 +319,12 @@ class ChaosSoak:
             stderr_limit_reports=rig.observer.log_count("line(s) from stderr"), osc_traffic=self.traffic.sent if self.traffic else 0,
             bounds=self.bounds, samples=[replace(s, t_s=round(s.t_s - t_chaos_s, 1)) for s in self.samples])
         b = self.bounds
+        same_show = {s.show_pid for s in baseline} == {s.show_pid for s in end}
+        fd_bound = b.fd_growth if same_show else b.restarted_fd_growth
+        thread_bound = b.thread_growth if same_show else b.restarted_thread_growth
         for name, value, bound in (("RSS growth (MB)", report.rss_growth_mb, b.rss_growth_mb),
-                                   ("descriptor growth", report.fd_growth, b.fd_growth),
-                                   ("thread growth", report.thread_growth, b.thread_growth),
+                                   ("descriptor growth", report.fd_growth, fd_bound),
+                                   ("thread growth", report.thread_growth, thread_bound),
                                    ("supervisor RSS growth (MB)", report.supervisor_rss_growth_mb,
                                     b.supervisor_rss_growth_mb),
                                    ("supervisor descriptor growth", report.supervisor_fd_growth, b.fd_growth),

@@ -24,6 +24,7 @@ from installation.sources.soundfile import decode_with_ffmpeg, load_sound_file, 
 from installation.sources.synthetic import BEAT_S, synthetic_signal
 
 log = logging.getLogger(__name__)
+SILENT_POLL_S = 0.05  # while silent, wait_block wakes this often to notice the source going live
 
 BLOCKSIZE = 256  # ~6 ms at 44.1 kHz: each block wakes the hearing thread (issue #12: sound-to-photon)
 STALL_S = 2.0  # a running stream with no callback for this long is dead (e.g. unplugged)
@@ -114,8 +115,8 @@ class MicrophoneSource:
     def wait_block(self, seen: int, timeout_s: float) -> int:
         """Wait for the next block of samples (at most timeout_s); returns the samples-written count
         to pass as `seen` next time. Lets the hearing thread wake per block instead of on a tick."""
-        if self._silent:  # nothing arrives: wake on the timeout, and hear fresh silence
-            self._stop.wait(timeout_s)
+        if self._silent:  # nothing arrives yet: poll briefly (a source may go live any moment), hear silence
+            self._stop.wait(min(timeout_s, SILENT_POLL_S))
             return seen
         return self._ring.wait_written(seen, timeout_s)
 
