@@ -111,8 +111,8 @@ class App:
         except ValueError as exc:
             raise ConfigError(f"kiosk.quit_chord: {exc}; expected e.g. 'ctrl+shift+alt+q'") from None
         if c.record.path:  # --record: from the first frame (R starts and stops more while running)
-            self.recorder = Recorder(c.record.path, self.screen.get_size(), c.display.fps, c.record.max_queue,
-                                     c.record.crf)
+            self.recorder = Recorder(c.record.path, self.screen.get_size(), c.record.fps or c.display.fps,
+                                     c.record.max_queue, c.record.crf)
             self.recorder.start()
         threads = set_torch_threads(c.generator.torch_threads)
         self.device = pick_device(c.generator.device)

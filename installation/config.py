@@ -121,6 +121,7 @@ class RecordConfig:
     path: str = ""  # MP4 file to record the output into; "" = off
     max_queue: int = _f(8, 1, 240)  # frames waiting for the encoder before new ones are dropped
     crf: int = _f(20, 0, 51)  # H.264 quality (lower = better, bigger)
+    fps: int = _f(0, 0, 240)  # frame rate of the MP4; 0 = the display's (30 halves the encoder's CPU)
     dir: str = "recordings"  # where R (or /reverie/record) starts a new timestamped MP4
 
 

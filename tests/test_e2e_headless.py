@@ -53,3 +53,15 @@ def test_headless_show_records_an_animating_mp4_and_sound_speeds_it_up(tmp_path)
     loud = [s["latent_speed"] for s in still if s["features"]["loudness"] > 0.8]
     assert len(quiet) >= 2 and len(loud) >= 2, [(s["features"]["loudness"], s["features"]["motion"]) for s in stats]
     assert np.median(loud) > 2.0 * np.median(quiet), (quiet, loud)
+
+
+def test_record_fps_sets_the_recordings_frame_rate_not_the_shows(tmp_path):
+    """record.fps = 15 on a 30 fps show: a 15 fps MP4 as long as the show (the encoder's CPU halves)."""
+    out, stats_path = tmp_path / "half.mp4", tmp_path / "stats.jsonl"
+    proc = run_main("--headless", "--seconds", "4", "--record", str(out), "--camera", "none", "--mic", "none",
+                    "--stats", str(stats_path), "--set", "display.size=[192, 108]", "--set", "display.fps=30",
+                    "--set", "record.fps=15", "--set", "stats.interval_s=0.5")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    n_frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(out))
+    assert 3.0 <= seconds <= 5.0 and abs(n_frames / seconds - 15) < 1.0, (n_frames, seconds)
+    assert max(s["fps"] for s in read_stats(stats_path)) > 20  # the show itself kept its own, faster rate

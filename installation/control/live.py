@@ -256,7 +256,8 @@ class LiveControl:
             on = not recording
         if on and not recording:
             try:
-                recorder = Recorder.timestamped(self.config.record.dir, app.screen.get_size(), self.config.display.fps,
+                recorder = Recorder.timestamped(self.config.record.dir, app.screen.get_size(),
+                                                self.config.record.fps or self.config.display.fps,
                                                 self.config.record.max_queue, self.config.record.crf)
                 recorder.start()
             except Exception as exc:  # no ffmpeg, unwritable folder, full disk: say so, show goes on
