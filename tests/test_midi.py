@@ -277,6 +277,9 @@ def jack_up(server: str | None = None) -> bool:
 
 
 def start_jackd(server: str | None = None) -> subprocess.Popen[bytes]:
+    from installation.chaos.servers import clear_stale_jack_registry
+
+    clear_stale_jack_registry()  # a killed jackd elsewhere (another run) must not use up JACK's server slots
     name = ["-n", server] if server else []
     with tempfile.TemporaryFile() as log_file:  # jackd keeps its own handle
         proc = subprocess.Popen(["jackd", "--no-realtime", *name, "-d", "dummy", "-r", "48000"],

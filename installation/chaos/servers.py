@@ -134,6 +134,7 @@ class JackMidi:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        clear_stale_jack_registry()
         with open(self.folder / "jackd.log", "ab") as out:
             self._jackd = subprocess.Popen(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000"],
                                            env={**os.environ, **self.env}, stdin=subprocess.DEVNULL, stdout=out,
@@ -173,6 +174,27 @@ class JackMidi:
             except subprocess.TimeoutExpired:
                 self._jackd.kill()
                 self._jackd.wait()
+        clear_stale_jack_registry()
+
+
+def clear_stale_jack_registry(shm: Path = Path("/dev/shm")) -> int:
+    """Remove JACK's shared-memory registry when no jackd runs; returns the files removed.
+
+    A jackd that is killed (or whose clients hold it past terminate) leaves its entry in
+    /dev/shm/jack-shm-registry, and libjack refuses a ninth server ("Too many servers already
+    active") on this machine until reboot. With no jackd process alive, every entry is stale."""
+    import psutil
+
+    if any(p.info["name"] == "jackd" for p in psutil.process_iter(["name"])):
+        return 0
+    removed = 0
+    for path in list(shm.glob("jack-*")) + list(shm.glob("jack_*")):
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 class SmallDisk:
