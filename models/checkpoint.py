@@ -15,7 +15,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from models.field import field_info_from_header, mark
+from models.field import FieldInfo, field_info_from_header, mark
 from models.registry import ARCHITECTURES, build_model
 
 FORMAT = "reverie-generator/1"
@@ -99,3 +99,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tor
         raise CheckpointError(f"{path}: corrupt tensor data ({exc})") from exc
     model.load_state_dict(loaded)
     return mark(model.to(device).eval(), field_info_from_header(metadata, str(path)))  # field or colour output
+
+
+def read_field_info(path: str | Path) -> FieldInfo | None:
+    """Field info of a checkpoint file (reads the header only); None for a colour model."""
+    return field_info_from_header(read_header(path), str(path))

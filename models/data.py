@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from models.grid import save_grid  # noqa: F401 - re-exported: training, evaluation and sampling import it from here
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 SIZE_BINS = (32, 64, 128, 256, 512, 1024, 2048, 4096)  # histogram edges on the longer side
 
@@ -250,17 +252,6 @@ def format_report(report: dict, out: Path) -> str:
     if len(groups) > 15:
         lines.append(f"    ... {len(groups) - 15} more in report.json")
     return "\n".join(lines)
-
-
-def save_grid(images: np.ndarray, path: Path, cols: int = 8) -> None:
-    """(N, H, W, 3) uint8 -> one PNG grid."""
-    n, h, w, _ = images.shape
-    rows = (n + cols - 1) // cols
-    grid = np.full((rows * h, cols * w, 3), 255, np.uint8)
-    for i, im in enumerate(images):
-        r, c = divmod(i, cols)
-        grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = im
-    Image.fromarray(grid).save(path)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -45,13 +44,6 @@ def field_info_from_header(metadata: dict[str, str], where: str = "checkpoint") 
                   where, metadata.get("field_spread_px"))
         return None
     return FieldInfo(kind, spread_px)
-
-
-def read_field_info(path: str | Path) -> FieldInfo | None:
-    """Field info of a checkpoint file (reads the header only)."""
-    from models.checkpoint import read_header  # checkpoint imports the registry, which imports this lazily
-
-    return field_info_from_header(read_header(path), str(path))
 
 
 def field_info(model: torch.nn.Module) -> FieldInfo | None:

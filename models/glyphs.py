@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from models.grid import save_grid
+
 if TYPE_CHECKING:
     import torch
 
@@ -140,7 +142,7 @@ def glyph_field(char: str, font: ImageFont.FreeTypeFont, resolution: int, spread
     return np.round((f + 1.0) * 127.5).astype(np.uint8)
 
 
-def field_picture(x: "torch.Tensor", sharpness: float = 8.0) -> "torch.Tensor":
+def field_picture(x: torch.Tensor, sharpness: float = 8.0) -> torch.Tensor:
     """(B, 1, H, W) field, ink > 0 -> (B, 3, H, W) in [-1, 1]: black ink on white paper, the zero crossing
     anti-aliased over about half a model pixel (spread 4 px: x8). Colour images (B, 3, H, W) pass through."""
     if x.shape[1] != 1:
@@ -194,8 +196,6 @@ def render_calligraphy(out: Path, resolution: int = 64, fonts: list[FontSpec] | 
               "fonts": per_font, "install": INSTALL_LINE}
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
     if len(images):
-        from models.data import save_grid
-
         grey = np.where(images[:64, ..., 0] >= 128, 0, 255).astype(np.uint8)  # ink black on white paper
         save_grid(np.repeat(grey[..., None], 3, axis=3), out / "preview.png")
     return report

@@ -14,7 +14,8 @@ from installation.features.look import VideoAnalyser
 from installation.mapping.mirror import MirrorEncoder, silhouette_field
 from installation.render.worker import GeneratorWorker, RenderRequest
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.field import FieldInfo, field_info, read_field_info
+from models.checkpoint import read_field_info
+from models.field import FieldInfo, field_info
 from models.gan import GANConfig, Generator
 from models.vae import VAE, VAEConfig
 
