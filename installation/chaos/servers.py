@@ -115,7 +115,9 @@ class JackMidi:
     virtual output port that vanishes when the child is killed (as a USB controller pulled out)."""
 
     def __init__(self, folder: Path) -> None:
-        self.name = f"reverie-chaos-{os.getpid()}"
+        # A fixed name: JACK reclaims a dead server's registry slot by name, so killed soaks never
+        # fill its eight slots (a per-process name did, and libjack then refused every new server).
+        self.name = "reverie-chaos"
         self.env = {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1"}
         self.folder = folder
         self._jackd: subprocess.Popen[bytes] | None = None
@@ -134,11 +136,19 @@ class JackMidi:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        clear_stale_jack_registry()
-        with open(self.folder / "jackd.log", "ab") as out:
-            self._jackd = subprocess.Popen(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000"],
-                                           env={**os.environ, **self.env}, stdin=subprocess.DEVNULL, stdout=out,
-                                           stderr=subprocess.STDOUT)
+        log = self.folder / "jackd.log"
+        for attempt in range(2):
+            with open(log, "ab") as out:
+                self._jackd = subprocess.Popen(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r",
+                                                "48000"], env={**os.environ, **self.env},
+                                               stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                self._jackd.wait(1.0)  # a refused server exits at once
+            except subprocess.TimeoutExpired:
+                break
+            if attempt or not jackd_refused_for_slots(log.read_text(errors="replace")):
+                break
+            clear_stale_jack_registry()
         self.plug_in()
 
     def plug_in(self, timeout_s: float = 30.0) -> None:
@@ -174,15 +184,20 @@ class JackMidi:
             except subprocess.TimeoutExpired:
                 self._jackd.kill()
                 self._jackd.wait()
-        clear_stale_jack_registry()
+
+
+def jackd_refused_for_slots(log_text: str) -> bool:
+    """Did jackd refuse to start because JACK's registry of servers is full?"""
+    return "Too many servers" in log_text
 
 
 def clear_stale_jack_registry(shm: Path = Path("/dev/shm")) -> int:
     """Remove JACK's shared-memory registry when no jackd runs; returns the files removed.
 
-    A jackd that is killed (or whose clients hold it past terminate) leaves its entry in
-    /dev/shm/jack-shm-registry, and libjack refuses a ninth server ("Too many servers already
-    active") on this machine until reboot. With no jackd process alive, every entry is stale."""
+    A jackd that is killed leaves its entry in /dev/shm/jack-shm-registry, and libjack refuses a
+    ninth server ("Too many servers already active") until reboot. With no jackd alive every entry
+    is stale. Only for that refusal: a process that already loaded libjack keeps the old registry
+    mapped and can no longer reach servers registered in the new one."""
     import psutil
 
     if any(p.info["name"] == "jackd" for p in psutil.process_iter(["name"])):
