@@ -1,9 +1,9 @@
 """Reverie: parse arguments and config, build the App, run it, return an exit code.
 
-    python main.py                       fullscreen show with the default config
-    python main.py --config my-show.toml --set display.fit=letterbox
-    python main.py --headless --seconds 20 --record out.mp4
-    python main.py --supervise           the gallery way: restarted on crash or hang, state kept
+python main.py                       fullscreen show with the default config
+python main.py --config my-show.toml --set display.fit=letterbox
+python main.py --headless --seconds 20 --record out.mp4
+python main.py --supervise           the gallery way: restarted on crash or hang, state kept
 """
 
 from __future__ import annotations
@@ -24,22 +24,36 @@ EXIT_CONFIG = 2  # bad command line or config: nothing started
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="main.py", description="Reverie: an interactive generative-art installation.")
     p.add_argument("--config", metavar="TOML", help="show config file (defaults apply to anything it leaves out)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config value, e.g. --set display.fps=30 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. --set display.fps=30 (repeatable)",
+    )
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--headless", action="store_true", help="no window (SDL dummy driver); pair with --record/--stats")
+    mode.add_argument(
+        "--headless", action="store_true", help="no window (SDL dummy driver); pair with --record/--stats"
+    )
     mode.add_argument("--windowed", action="store_true", help="a window instead of fullscreen; Esc or Q quits")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--record", metavar="MP4", help="record the output as H.264 MP4")
     p.add_argument("--camera", metavar="0|PATH|URL|none", help="camera index, video file (loops), stream URL or none")
-    p.add_argument("--mic", metavar="NAME|INDEX|FILE|synthetic|none",
-                   help="microphone name or index, a sound file played as the room, synthetic, or none")
+    p.add_argument(
+        "--mic",
+        metavar="NAME|INDEX|FILE|synthetic|none",
+        help="microphone name or index, a sound file played as the room, synthetic, or none",
+    )
     p.add_argument("--model", metavar="NAME|PATH", help="generator to use (see --list-models)")
     p.add_argument("--stats", metavar="PATH", help="append one JSON line of figures per second to PATH")
     p.add_argument("--list-models", action="store_true", help="list the shipped generators and exit")
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
-    p.add_argument("--supervise", action="store_true",
-                   help="run the show as a child process: restart it on crash or hang, keep its state, rotating log")
+    p.add_argument(
+        "--supervise",
+        action="store_true",
+        help="run the show as a child process: restart it on crash or hang, keep its state, rotating log",
+    )
     return p.parse_args(argv)
 
 
@@ -72,7 +86,8 @@ def cli_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def list_models() -> int:
-    from models.registry import default_model_name, list_models as entries
+    from models.registry import default_model_name
+    from models.registry import list_models as entries
 
     default = default_model_name()
     for entry in entries():

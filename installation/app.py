@@ -29,13 +29,19 @@ from installation.mapping.learn import Demonstrations, LearnedMapping
 from installation.mapping.mirror import MirrorEncoder
 from installation.mapping.presets import PRESET_DIR, Preset, list_presets, load_preset
 from installation.render.display import open_display
-from installation.render.picture import Picture
 from installation.render.hud import Hud
-from installation.render.loading import (FALLBACK_MODEL, ModelLoader, find_encoder, load_model, pick_device,
-                                        set_torch_threads)
+from installation.render.loading import (
+    FALLBACK_MODEL,
+    ModelLoader,
+    find_encoder,
+    load_model,
+    pick_device,
+    set_torch_threads,
+)
+from installation.render.model_watch import ModelFileWatch
+from installation.render.picture import Picture
 from installation.render.quality import Measurements, QualityController, QualityLevel, build_ladder, latch_timeout_s
 from installation.render.recorder import Recorder
-from installation.render.model_watch import ModelFileWatch
 from installation.render.snapshot import save_snapshot_async
 from installation.render.superres import load_superres
 from installation.render.worker import GeneratorWorker, RenderRequest, RenderResult, result_for
@@ -111,16 +117,24 @@ class App:
         except ValueError as exc:
             raise ConfigError(f"kiosk.quit_chord: {exc}; expected e.g. 'ctrl+shift+alt+q'") from None
         if c.record.path:  # --record: from the first frame (R starts and stops more while running)
-            self.recorder = Recorder(c.record.path, self.screen.get_size(), c.record.fps or c.display.fps,
-                                     c.record.max_queue, c.record.crf)
+            self.recorder = Recorder(
+                c.record.path, self.screen.get_size(), c.record.fps or c.display.fps, c.record.max_queue, c.record.crf
+            )
             self.recorder.start()
         threads = set_torch_threads(c.generator.torch_threads)
         self.device = pick_device(c.generator.device)
         self.model_spec = self._model_spec(self.preset)
         model, self.model_entry = load_model(self.model_spec, self.device)
         untrained = " (untrained, seeded weights)" if self.model_entry.name in BUILTINS else ""
-        log.info("generator: %s%s [%s] on %s, %d torch thread(s); preset %s", self.model_entry.name, untrained,
-                 self.model_entry.arch, self.device, threads, self.preset.name)
+        log.info(
+            "generator: %s%s [%s] on %s, %d torch thread(s); preset %s",
+            self.model_entry.name,
+            untrained,
+            self.model_entry.arch,
+            self.device,
+            threads,
+            self.preset.name,
+        )
         self.worker = GeneratorWorker(model, self.device, c.generator.render_size)
         self.worker.configure_accel(c.accel)
         self.worker.configure_superres(load_superres(c.generator.superres))
@@ -181,8 +195,9 @@ class App:
     def _use_model(self, model: torch.nn.Module) -> None:
         """A fresh mapping for this model's latent space, and its principal directions in the background."""
         w, h = self.screen.get_size()
-        self.mapping = PresetMapping(int(model.z_dim), self.preset, self.config.mapping.seed,
-                                     time.perf_counter() - self.t_start_s, aspect=w / h)
+        self.mapping = PresetMapping(
+            int(model.z_dim), self.preset, self.config.mapping.seed, time.perf_counter() - self.t_start_s, aspect=w / h
+        )
         self._directions_thread = find_directions_async(model, self._directions)
 
     def _first_frame(self, model: torch.nn.Module) -> None:
@@ -209,10 +224,15 @@ class App:
         self._quality_due_s = time.perf_counter() + 3.0  # let start-up settle before judging the frame rate
         if not q.enabled:
             return
-        levels = build_ladder(c.generator.render_size, min(q.min_render_size, c.generator.render_size),
-                              hasattr(model, "coordinates"), bool(q.light_model))
-        self.quality = QualityController(levels, c.display.fps, q.generator_fps or c.display.fps,
-                                         q.down_after_s, q.up_after_s)
+        levels = build_ladder(
+            c.generator.render_size,
+            min(q.min_render_size, c.generator.render_size),
+            hasattr(model, "coordinates"),
+            bool(q.light_model),
+        )
+        self.quality = QualityController(
+            levels, c.display.fps, q.generator_fps or c.display.fps, q.down_after_s, q.up_after_s
+        )
 
     def _quality_tick(self, now_s: float) -> None:
         """Once a second: measured rates in, a quality level out (one log line per change)."""
@@ -227,8 +247,9 @@ class App:
     def _newest_result(self) -> tuple[RenderResult | None, int]:
         """The newest finished frame. When renders are fast enough to fit this frame's slack, wait
         (bounded) for the one just requested, saving a frame of latency; never for a slow generator."""
-        timeout_s = latch_timeout_s(self._render_ms.percentile(50), self.config.display.fps,
-                                    self.config.quality.latch_fraction)
+        timeout_s = latch_timeout_s(
+            self._render_ms.percentile(50), self.config.display.fps, self.config.quality.latch_fraction
+        )
         result, seen = self.worker.results.get_newer(self._seen_result)
         deadline_s = time.perf_counter() + timeout_s
         while timeout_s > 0 and (result is None or result.stamp < self._stamp):  # not this frame's yet
@@ -281,11 +302,15 @@ class App:
         if self.preset.mirror.enabled:
             encoder = find_encoder(self.worker.model, self.device)
             if encoder is None:
-                log.warning("preset %s wants mirror mode, but no shipped encoder shares %s's latent space; "
-                            "mirror is off", self.preset.name, self.model_entry.name)
+                log.warning(
+                    "preset %s wants mirror mode, but no shipped encoder shares %s's latent space; mirror is off",
+                    self.preset.name,
+                    self.model_entry.name,
+                )
             else:
-                self.mirror = MirrorEncoder(encoder, self._mirror_frame, self.preset.mirror.rate_hz,
-                                            self.preset.mirror.mask)
+                self.mirror = MirrorEncoder(
+                    encoder, self._mirror_frame, self.preset.mirror.rate_hz, self.preset.mirror.mask
+                )
                 self.mirror.start()
                 self._mirror_seen = 0
         self.mapping.learned = None
@@ -335,8 +360,10 @@ class App:
     def handle_event(self, event: pygame.event.Event) -> None:
         if event.type == pygame.QUIT:
             if self.mode == "fullscreen":
-                log.info("window close request ignored in fullscreen kiosk mode (quit chord: %s)",
-                         self.config.kiosk.quit_chord)
+                log.info(
+                    "window close request ignored in fullscreen kiosk mode (quit chord: %s)",
+                    self.config.kiosk.quit_chord,
+                )
             else:
                 self.stop("window closed")
         elif event.type == pygame.KEYDOWN:
@@ -480,8 +507,9 @@ class App:
         self._speed_sum += out.state.latent_speed * dt_s
         self._speed_time += dt_s
         self._stamp += 1
-        self.worker.submit(RenderRequest(out.state.z, self.compositor.work_size, self.config.display.fit,
-                                         t_input_s, self._stamp))
+        self.worker.submit(
+            RenderRequest(out.state.z, self.compositor.work_size, self.config.display.fit, t_input_s, self._stamp)
+        )
         result, self._seen_result = self._newest_result()
         if result is None or result.epoch != self.worker.epoch:
             return  # nothing new, or rendered by a model that has since been swapped out
@@ -499,28 +527,40 @@ class App:
         now, s = time.perf_counter(), self.senses.status()
         assert self.care is not None
         e, walk = self.mapping.engagement, self.mapping.walk
-        return {"fps": round(self._fps.rate(now), 2), "generator_fps": round(self._gen_fps.rate(now), 2),
-                "latency_ms_p95": round(self._latency_ms.percentile(95), 2), "preset": self.preset.name,
-                "preset_file": Path(self.preset.path).stem, "model": self.model_entry.name,
-                "sources": {k: {"state": v.state, "detail": v.detail} for k, v in s.items()},
-                "uptime_s": round(now - self.t_start_s, 1), "restarts": self.care.restarts,
-                "last_error": self.last_error, "open": self.care.open, "schedule": self.config.schedule.open,
-                "closed_mode": self.config.schedule.closed_mode,
-                "recording": self.recorder is not None and self.recorder.active, "presets": list_presets(),
-                "models": model_names(),
-                "engagement": engagement_map(e.anchors, e.dwell_s, e.touches, walk.principal, walk.z)}
+        return {
+            "fps": round(self._fps.rate(now), 2),
+            "generator_fps": round(self._gen_fps.rate(now), 2),
+            "latency_ms_p95": round(self._latency_ms.percentile(95), 2),
+            "preset": self.preset.name,
+            "preset_file": Path(self.preset.path).stem,
+            "model": self.model_entry.name,
+            "sources": {k: {"state": v.state, "detail": v.detail} for k, v in s.items()},
+            "uptime_s": round(now - self.t_start_s, 1),
+            "restarts": self.care.restarts,
+            "last_error": self.last_error,
+            "open": self.care.open,
+            "schedule": self.config.schedule.open,
+            "closed_mode": self.config.schedule.closed_mode,
+            "recording": self.recorder is not None and self.recorder.active,
+            "presets": list_presets(),
+            "models": model_names(),
+            "engagement": engagement_map(e.anchors, e.dwell_s, e.touches, walk.principal, walk.z),
+        }
 
     def panel_picture(self) -> np.ndarray | None:
         """The generated picture as the screen shows it (never the camera); None while black-closed."""
-        return None if self._composed is None or self.care is None or self.care.black_closed \
+        return (
+            None
+            if self._composed is None or self.care is None or self.care.black_closed
             else self._visible_picture(self._composed)
+        )
 
     def _visible_picture(self, composed: np.ndarray) -> np.ndarray:
         """The part of the composed frame the screen shows (it is composed with a burn-in margin)."""
         sw, sh = self.screen.get_size()
         h, w = composed.shape[:2]
         y, x = max(0, (h - sh) // 2), max(0, (w - sw) // 2)
-        return composed[y:y + sh, x:x + sw]
+        return composed[y : y + sh, x : x + sw]
 
     def _poll_background(self) -> None:
         loaded = self.loader.poll()
@@ -595,9 +635,11 @@ class App:
             return self.live.learn_lines()
         if self.hud_page == "learn":
             fitted = f"fitted on {self.mapping.learned.examples}" if self.mapping.learned else "not fitted"
-            return ["LEARN (F2 closes): move to a picture you like, make the sound/gesture, press Space",
-                    f"examples: {len(self.demos.inputs)}   mapping: {fitted}",
-                    "Space record   Return fit + save with the preset   Backspace clear"]
+            return [
+                "LEARN (F2 closes): move to a picture you like, make the sound/gesture, press Space",
+                f"examples: {len(self.demos.inputs)}   mapping: {fitted}",
+                "Space record   Return fit + save with the preset   Backspace clear",
+            ]
         now = time.perf_counter()
         status = self.senses.status()
         attract = self.out.attract.mode if self.out else "active"
@@ -613,7 +655,9 @@ class App:
         if self.live is not None:
             lines.extend(self.live.hud_lines())
         if self.quality is not None:
-            lines.append(f"quality {self.quality.index}/{len(self.quality.levels) - 1}: {self.quality.level.describe()}")
+            lines.append(
+                f"quality {self.quality.index}/{len(self.quality.levels) - 1}: {self.quality.level.describe()}"
+            )
         if self.recorder is not None:
             lines.append(f"recording {self.recorder.path.name}: {self.recorder.frames_written} frames")
         if self.last_error:
@@ -624,13 +668,19 @@ class App:
         if self.hud_page == "calibration":
             calibration = getattr(self.senses, "calibration", None)
             if calibration is not None:
-                return [(f"{name} {raw:8.3f} {norm:4.2f} [{lo:.2f}..{hi:.2f}]", norm)
-                        for name, raw, norm, lo, hi in calibration()]
+                return [
+                    (f"{name} {raw:8.3f} {norm:4.2f} [{lo:.2f}..{hi:.2f}]", norm)
+                    for name, raw, norm, lo, hi in calibration()
+                ]
             return [(f"{k} {v:8.3f}", min(1.0, max(0.0, v))) for k, v in self.features.items()]
         f = self.features
         speed = self.out.params.get("speed", 1.0) / 10.0 if self.out else 0.0
-        return [("motion", f.get("motion", 0.0)), ("loudness", f.get("loudness", 0.0)),
-                ("presence", f.get("presence", 0.0)), ("speed", speed)]
+        return [
+            ("motion", f.get("motion", 0.0)),
+            ("loudness", f.get("loudness", 0.0)),
+            ("presence", f.get("presence", 0.0)),
+            ("speed", speed),
+        ]
 
     # ---------------------------------------------------------------- stats
     def stats_record(self) -> dict[str, Any]:
@@ -652,10 +702,15 @@ class App:
             "params": {k: round(v, 4) for k, v in out.params.items()} if out else {},
             "nudge": round(out.state.nudge, 4) if out else 0.0,
             "attract": out.attract.mode if out else "active",
-            "touch": {"events": self.touch.events_total, "fingers": self.touch.fingers_down,
-                      "drag_total": round(self.touch.drag_total, 4)},
-            "sources": {name: {"state": s.state, "detail": s.detail, "error": s.error}
-                        for name, s in self.senses.status().items()},
+            "touch": {
+                "events": self.touch.events_total,
+                "fingers": self.touch.fingers_down,
+                "drag_total": round(self.touch.drag_total, 4),
+            },
+            "sources": {
+                name: {"state": s.state, "detail": s.detail, "error": s.error}
+                for name, s in self.senses.status().items()
+            },
             "model": self.model_entry.name,
             "preset": self.preset.name,
             "mirror": self.mirror is not None,
@@ -668,8 +723,12 @@ class App:
         if self.live is not None:
             record["live"] = self.live.stats()
         if self.recorder is not None:
-            record["record"] = {"path": str(self.recorder.path), "written": self.recorder.frames_written,
-                                "dropped": self.recorder.frames_dropped, "error": self.recorder.error}
+            record["record"] = {
+                "path": str(self.recorder.path),
+                "written": self.recorder.frames_written,
+                "dropped": self.recorder.frames_dropped,
+                "error": self.recorder.error,
+            }
         return record
 
     # ---------------------------------------------------------------- loop

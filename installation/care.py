@@ -51,8 +51,9 @@ class Caretaker:
         raw_restarts = os.environ.get(RESTARTS_ENV, "0")
         self.restarts = int(raw_restarts) if raw_restarts.isdigit() else 0
         self.store = StateStore(c.state.path or None)
-        self._health = (AtomicFileWriter(c.health.path, keep_backup=False, name="health-writer")
-                        if c.health.path else None)
+        self._health = (
+            AtomicFileWriter(c.health.path, keep_backup=False, name="health-writer") if c.health.path else None
+        )
         self._frames = 0
         self._last_recovery_s = -math.inf
         self.recoveries = 0
@@ -76,8 +77,11 @@ class Caretaker:
             except OSError as exc:
                 log.error("cannot create the folder for %s (%s); no health file", self._health.path, exc)
                 self._health = None
-        log.info("opening hours: %s; now %s", self.app.config.schedule.open or "always open",
-                 "open" if self.open else f"closed ({self.app.config.schedule.closed_mode})")
+        log.info(
+            "opening hours: %s; now %s",
+            self.app.config.schedule.open or "always open",
+            "open" if self.open else f"closed ({self.app.config.schedule.closed_mode})",
+        )
 
     def close(self) -> None:
         self.store.close()
@@ -148,8 +152,10 @@ class Caretaker:
         if stuck_s < STUCK_S or self._mic_stuck_reported:
             return
         self._mic_stuck_reported = True
-        what = (f"microphone: PortAudio has not returned for {stuck_s:.0f} s (its ALSA thread spins on a dead "
-                "sound server; only a new process clears it)")
+        what = (
+            f"microphone: PortAudio has not returned for {stuck_s:.0f} s (its ALSA thread spins on a dead "
+            "sound server; only a new process clears it)"
+        )
         if self.heartbeat.fd is not None:
             log.error("%s; exiting with code %d so the supervisor restarts the show", what, EXIT_UNHEALTHY)
             self.app.fail(EXIT_UNHEALTHY, "microphone stuck in PortAudio")
@@ -166,8 +172,11 @@ class Caretaker:
         self.last_verdict = verdict
         self.watch.reset()
         if now_s - self._last_recovery_s < RECOVERY_WINDOW_S:
-            log.error("output still %s after restarting the generator; exiting with code %d for the supervisor",
-                      verdict, EXIT_UNHEALTHY)
+            log.error(
+                "output still %s after restarting the generator; exiting with code %d for the supervisor",
+                verdict,
+                EXIT_UNHEALTHY,
+            )
             self.app.fail(EXIT_UNHEALTHY, f"output {verdict}")
             return
         self._last_recovery_s = now_s

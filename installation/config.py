@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from installation.schedule import parse_schedule
 
-
 WEB_TOKEN_MIN = 12  # characters: a web panel on the LAN needs a token nobody guesses
 
 
@@ -49,7 +48,9 @@ class GeneratorConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_threads: int = _f(0, 0, 64)  # 0 = automatic (leaves a core for capture and the display loop)
     render_size: int = _f(128, 16, 4096)  # px side for resolution-free models (CPPN); others use their own
-    superres: Literal["auto", "on", "off"] = "auto"  # learned x4 enlargement of small colour models (not fields); auto: only if fast enough here
+    superres: Literal["auto", "on", "off"] = (
+        "auto"  # learned x4 enlargement of small colour models (not fields); auto: only if fast enough here
+    )
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,17 @@ class OscConfig:
     wekinator: bool = False  # also send /wek/inputs to wekinator_port and accept /wek/outputs
     wekinator_host: str = "127.0.0.1"
     wekinator_port: int = _f(6448, 1, 65535)
-    wekinator_inputs: tuple[str, ...] = ("loudness", "band_low", "band_mid", "band_high", "onset", "motion",
-                                         "motion_x", "motion_y", "presence")
+    wekinator_inputs: tuple[str, ...] = (
+        "loudness",
+        "band_low",
+        "band_mid",
+        "band_high",
+        "onset",
+        "motion",
+        "motion_x",
+        "motion_y",
+        "presence",
+    )
     wekinator_outputs: tuple[str, ...] = ("speed", "diversity", "trails", "hue_shift")  # parameters, 0..1 = their range
 
 
@@ -337,7 +347,12 @@ def _build(cls: type, table: Any, where: str, prefix: str) -> Any:
             kwargs[key] = _build(tp, value, where, f"{prefix}{key}.")
             continue
         args = typing.get_args(tp)
-        if typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis and dataclasses.is_dataclass(args[0]):
+        if (
+            typing.get_origin(tp) is tuple
+            and len(args) == 2
+            and args[1] is Ellipsis
+            and dataclasses.is_dataclass(args[0])
+        ):
             if not isinstance(value, list):  # [[key]] arrays of tables
                 raise ConfigError(f"{where}: {prefix}{key}: expected a list of tables ([[{key}]]), got {value!r}")
             kwargs[key] = tuple(_build(args[0], item, where, f"{prefix}{key}[{i}].") for i, item in enumerate(value))
@@ -346,8 +361,11 @@ def _build(cls: type, table: Any, where: str, prefix: str) -> Any:
             kwargs[key] = _convert(tp, dict(fields[key].metadata), value)
         except ValueError as exc:
             raise ConfigError(f"{where}: {prefix}{key}: expected {exc}, got {value!r}") from None
-    missing = [f.name for f in fields.values()
-               if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [
+        f.name
+        for f in fields.values()
+        if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise ConfigError(f"{where}: {prefix}{missing[0]}: missing (this key is required)")
     return cls(**kwargs)
@@ -421,31 +439,41 @@ def _check_network(config: Config, where: str) -> None:
     osc = config.osc
     for name in osc.wekinator_inputs:
         if name not in FEATURES:
-            raise ConfigError(f"{where}: osc.wekinator_inputs: unknown feature {name!r}; valid names: {', '.join(FEATURES)}")
+            raise ConfigError(
+                f"{where}: osc.wekinator_inputs: unknown feature {name!r}; valid names: {', '.join(FEATURES)}"
+            )
     for name in osc.wekinator_outputs:
         if name not in PARAMETERS:
-            raise ConfigError(f"{where}: osc.wekinator_outputs: unknown parameter {name!r}; "
-                              f"valid names: {', '.join(PARAMETERS)}")
+            raise ConfigError(
+                f"{where}: osc.wekinator_outputs: unknown parameter {name!r}; valid names: {', '.join(PARAMETERS)}"
+            )
     if osc.enabled and osc.host not in ("127.0.0.1", "localhost", "::1") and not (osc.allow or osc.secret):
-        raise ConfigError(f"{where}: osc.host: {osc.host!r} listens beyond this computer; set osc.allow "
-                          f"(e.g. [\"192.168.1.0/24\"]) or osc.secret as well")
+        raise ConfigError(
+            f"{where}: osc.host: {osc.host!r} listens beyond this computer; set osc.allow "
+            f'(e.g. ["192.168.1.0/24"]) or osc.secret as well'
+        )
     web = config.web
     if web.enabled and web.host not in ("127.0.0.1", "localhost", "::1") and len(web.token) < WEB_TOKEN_MIN:
-        raise ConfigError(f"{where}: web.token: web.host {web.host!r} listens beyond this computer; set web.token to "
-                          f"a secret of at least {WEB_TOKEN_MIN} characters (docs/web.md)")
+        raise ConfigError(
+            f"{where}: web.token: web.host {web.host!r} listens beyond this computer; set web.token to "
+            f"a secret of at least {WEB_TOKEN_MIN} characters (docs/web.md)"
+        )
     for item in osc.allow:
         try:
             ipaddress.ip_network(item, strict=False)
         except ValueError:
-            raise ConfigError(f"{where}: osc.allow: {item!r} is not an address or network (e.g. 192.168.1.0/24)") from None
+            raise ConfigError(
+                f"{where}: osc.allow: {item!r} is not an address or network (e.g. 192.168.1.0/24)"
+            ) from None
     for item in config.sync.followers:
         host, _, port = item.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError(f"{where}: sync.followers: {item!r}: expected host:port, e.g. 127.0.0.1:9001")
     w, h = config.video_out.size
     if (w, h) != (0, 0) and min(w, h) < 16:
-        raise ConfigError(f"{where}: video_out.size: expected [0, 0] (the screen size) or at least 16 px each, "
-                          f"got {[w, h]}")
+        raise ConfigError(
+            f"{where}: video_out.size: expected [0, 0] (the screen size) or at least 16 px each, got {[w, h]}"
+        )
     if config.sync.role == "leader" and not config.sync.followers:
         raise ConfigError(f"{where}: sync.followers: a leader needs at least one follower (host:port)")
     if config.sync.role == "follower" and not config.osc.enabled:

@@ -32,7 +32,7 @@ def thumbnail(surface: pygame.Surface) -> np.ndarray:
         # Subsample the strided view first: handing cv2 the whole view makes it copy the full frame
         # (~30 ms at 1920x1080, a dropped frame every check); a 4x4-per-cell grid costs ~0.05 ms.
         w, h = view.shape[:2]
-        grid = np.ascontiguousarray(view[::max(1, w // (4 * THUMB_SIZE[0])), ::max(1, h // (4 * THUMB_SIZE[1]))])
+        grid = np.ascontiguousarray(view[:: max(1, w // (4 * THUMB_SIZE[0])), :: max(1, h // (4 * THUMB_SIZE[1]))])
     finally:
         del view  # unlock the surface before the next blit
     small = cv2.resize(grid, (THUMB_SIZE[1], THUMB_SIZE[0]), interpolation=cv2.INTER_AREA)  # (16, 9, 3)

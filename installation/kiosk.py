@@ -92,6 +92,10 @@ class KioskLock:
         if present == self._file_unlocked:
             return False
         self._file_unlocked = present
-        log.info("operator HUD %s (unlock file %s %s)", "unlocked" if present else "locked", self.unlock_file,
-                 "present" if present else "removed")
+        log.info(
+            "operator HUD %s (unlock file %s %s)",
+            "unlocked" if present else "locked",
+            self.unlock_file,
+            "present" if present else "removed",
+        )
         return True

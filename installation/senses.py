@@ -55,8 +55,9 @@ PEOPLE_FEATURES = ("presence", "occupied", "faces", "face_x", "face_y", "face_si
 class Senses:
     def __init__(self, camera: CameraConfig, microphone: MicrophoneConfig) -> None:
         self.camera = CameraSource(camera.source, camera.size, camera.retry_s, camera.max_retry_s)
-        self.microphone = MicrophoneSource(microphone.source, microphone.samplerate, retry_s=microphone.retry_s,
-                                           max_retry_s=microphone.max_retry_s)
+        self.microphone = MicrophoneSource(
+            microphone.source, microphone.samplerate, retry_s=microphone.retry_s, max_retry_s=microphone.max_retry_s
+        )
         self._video_analyser = VideoAnalyser()
         self._audio_analyser = AudioAnalyser(microphone.samplerate)
         self._video: LatestSlot[VideoResult] = LatestSlot()
@@ -102,8 +103,9 @@ class Senses:
         assert video is not None and audio is not None
         if self.camera.status().state != "live":  # nobody to mirror in synthetic frames
             return SenseSnapshot(self.read(0.0), audio.chroma, None, (), None, time.perf_counter())
-        return SenseSnapshot(self.read(0.0), audio.chroma, video.silhouette_mask, video.faces, video.frame_rgb,
-                             time.perf_counter())
+        return SenseSnapshot(
+            self.read(0.0), audio.chroma, video.silhouette_mask, video.faces, video.frame_rgb, time.perf_counter()
+        )
 
     def calibration(self) -> list[Calibration]:
         """(name, raw, normalised, lo, hi) of every auto-gained or range-mapped feature, for a HUD page."""

@@ -75,11 +75,13 @@ class Summary:
     passed: bool
 
     def line(self) -> str:
-        return (f"soak {'PASS' if self.passed else 'FAIL'}: {self.minutes:g} min, crashes {self.crashes}, "
-                f"RSS growth {self.rss_growth_mb:+.1f} MB after warm-up (peak {self.rss_peak_growth_mb:+.1f}), "
-                f"fps {self.fps_start:.1f} -> {self.fps_end:.1f} ({self.fps_drift_pct:+.1f}%), "
-                f"threads {self.threads_start} -> {self.threads_end}, fds {self.fds_start} -> {self.fds_end}, "
-                f"generator errors {self.generator_errors}, frames {self.frames}")
+        return (
+            f"soak {'PASS' if self.passed else 'FAIL'}: {self.minutes:g} min, crashes {self.crashes}, "
+            f"RSS growth {self.rss_growth_mb:+.1f} MB after warm-up (peak {self.rss_peak_growth_mb:+.1f}), "
+            f"fps {self.fps_start:.1f} -> {self.fps_end:.1f} ({self.fps_drift_pct:+.1f}%), "
+            f"threads {self.threads_start} -> {self.threads_end}, fds {self.fds_start} -> {self.fds_end}, "
+            f"generator errors {self.generator_errors}, frames {self.frames}"
+        )
 
 
 def write_video(path: Path, seconds: float = 4.0, fps: float = 15.0, size: tuple[int, int] = (160, 120)) -> Path:
@@ -92,7 +94,7 @@ def write_video(path: Path, seconds: float = 4.0, fps: float = 15.0, size: tuple
     for i in range(n):
         frame = np.full((h, w, 3), 25, np.uint8)
         x = int((w - h // 3) * i / (n - 1))
-        frame[h // 3: 2 * h // 3, x: x + h // 3] = (60, 220, 250)
+        frame[h // 3 : 2 * h // 3, x : x + h // 3] = (60, 220, 250)
         writer.write(frame)
     writer.release()
     return path
@@ -130,31 +132,48 @@ class TouchStorms:
             for fid in range(int(self.rng.integers(1, 6))):
                 x, y = self.rng.uniform(0, 1, 2)
                 self._fingers[fid] = (x, y)
-                out.append(pygame.event.Event(pygame.FINGERDOWN, finger_id=fid, x=x, y=y, dx=0.0, dy=0.0,
-                                              touch_id=1, pressure=1.0))
+                out.append(
+                    pygame.event.Event(
+                        pygame.FINGERDOWN, finger_id=fid, x=x, y=y, dx=0.0, dy=0.0, touch_id=1, pressure=1.0
+                    )
+                )
         for fid, (x, y) in list(self._fingers.items()):
             if t_s >= self._storm_until_s:
-                out.append(pygame.event.Event(pygame.FINGERUP, finger_id=fid, x=x, y=y, dx=0.0, dy=0.0,
-                                              touch_id=1, pressure=0.0))
+                out.append(
+                    pygame.event.Event(
+                        pygame.FINGERUP, finger_id=fid, x=x, y=y, dx=0.0, dy=0.0, touch_id=1, pressure=0.0
+                    )
+                )
                 del self._fingers[fid]
                 continue
             for _ in range(int(self.rng.integers(1, 8))):  # several motion events per frame: a flood
                 dx, dy = self.rng.normal(0, 0.03, 2)
                 x, y = min(1.0, max(0.0, x + dx)), min(1.0, max(0.0, y + dy))
-                out.append(pygame.event.Event(pygame.FINGERMOTION, finger_id=fid, x=x, y=y, dx=dx, dy=dy,
-                                              touch_id=1, pressure=1.0))
+                out.append(
+                    pygame.event.Event(
+                        pygame.FINGERMOTION, finger_id=fid, x=x, y=y, dx=dx, dy=dy, touch_id=1, pressure=1.0
+                    )
+                )
             self._fingers[fid] = (x, y)
         return out
 
 
 def sample(proc: psutil.Process, app: App, t_s: float) -> Sample:
     now = time.perf_counter()
-    return Sample(round(t_s, 1), round(proc.memory_info().rss / 2**20, 2), proc.num_threads(), proc.num_fds(),
-                  round(app._fps.rate(now), 2), round(app._gen_fps.rate(now), 2), app.worker.errors)
+    return Sample(
+        round(t_s, 1),
+        round(proc.memory_info().rss / 2**20, 2),
+        proc.num_threads(),
+        proc.num_fds(),
+        round(app._fps.rate(now), 2),
+        round(app._gen_fps.rate(now), 2),
+        app.worker.errors,
+    )
 
 
-def summarise(samples: list[Sample], warmup_s: float, minutes: float, crashes: int, frames: int,
-              max_rss_growth_mb: float) -> Summary:
+def summarise(
+    samples: list[Sample], warmup_s: float, minutes: float, crashes: int, frames: int, max_rss_growth_mb: float
+) -> Summary:
     after = [s for s in samples if s.t_s >= warmup_s] or samples[-1:]
     quarter = max(1, len(after) // 4)
     fps_start = statistics.fmean(s.fps for s in after[:quarter])
@@ -166,23 +185,53 @@ def summarise(samples: list[Sample], warmup_s: float, minutes: float, crashes: i
     peak = max(s.rss_mb for s in after) - base_rss
     errors = max(s.generator_errors for s in samples)
     passed = crashes == 0 and growth <= max_rss_growth_mb and after[-1].threads - base.threads <= MAX_THREAD_GROWTH
-    return Summary(minutes, crashes, round(growth, 1), round(peak, 1), round(fps_start, 1), round(fps_end, 1),
-                   round(100.0 * (fps_end - fps_start) / max(fps_start, 1e-6), 1), base.threads, after[-1].threads,
-                   base.fds, after[-1].fds, errors, frames, passed)
+    return Summary(
+        minutes,
+        crashes,
+        round(growth, 1),
+        round(peak, 1),
+        round(fps_start, 1),
+        round(fps_end, 1),
+        round(100.0 * (fps_end - fps_start) / max(fps_start, 1e-6), 1),
+        base.threads,
+        after[-1].threads,
+        base.fds,
+        after[-1].fds,
+        errors,
+        frames,
+        passed,
+    )
 
 
 def build_app(workdir: Path, video: Path, wav: Path, fps: int, size: tuple[int, int]) -> App:
-    config = load_config(None, [
-        "display.mode=headless", f"display.size=[{size[0]}, {size[1]}]", f"display.fps={fps}",
-        f'camera.source="{video}"', f'microphone.source="{wav}"', "camera.size=[160, 120]",
-        f'state.path="{workdir / "state.json"}"', "state.interval_s=2.0",
-        f'health.path="{workdir / "health.json"}"', "health.interval_s=1.0", "run.log_level=WARNING",
-    ])
+    config = load_config(
+        None,
+        [
+            "display.mode=headless",
+            f"display.size=[{size[0]}, {size[1]}]",
+            f"display.fps={fps}",
+            f'camera.source="{video}"',
+            f'microphone.source="{wav}"',
+            "camera.size=[160, 120]",
+            f'state.path="{workdir / "state.json"}"',
+            "state.interval_s=2.0",
+            f'health.path="{workdir / "health.json"}"',
+            "health.interval_s=1.0",
+            "run.log_level=WARNING",
+        ],
+    )
     return App(config)
 
 
-def run_soak(minutes: float, workdir: Path, fps: int = 30, size: tuple[int, int] = (480, 270), seed: int = 7,
-             max_rss_growth_mb: float = 20.0, sample_s: float | None = None) -> tuple[Summary, list[Sample]]:
+def run_soak(
+    minutes: float,
+    workdir: Path,
+    fps: int = 30,
+    size: tuple[int, int] = (480, 270),
+    seed: int = 7,
+    max_rss_growth_mb: float = 20.0,
+    sample_s: float | None = None,
+) -> tuple[Summary, list[Sample]]:
     duration_s = minutes * 60.0
     warmup_s = min(60.0, duration_s * 0.25)
     sample_s = sample_s or min(10.0, max(1.0, duration_s / 60.0))
@@ -236,8 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m installation.soak", description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=30.0, help="how long to run (fractions allowed)")
     p.add_argument("--fps", type=int, default=30)
-    p.add_argument("--max-rss-growth-mb", type=float, default=None,
-                   help="default 20 (one show process); with --chaos 250 for the restarted shows, 20 for the supervisor")
+    p.add_argument(
+        "--max-rss-growth-mb",
+        type=float,
+        default=None,
+        help="default 20 (one show process); with --chaos 250 for the restarted shows, 20 for the supervisor",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the summary and samples as JSON here")
     p.add_argument("--workdir", metavar="DIR", help="where media, state and health go (default: a temp dir)")
     p.add_argument("--chaos", action="store_true", help="the supervised show with every fault kind injected")
@@ -245,8 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.minutes > 0 or not math.isfinite(args.minutes):
         p.error("--minutes must be a positive number")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
+    )
     if args.chaos:
         return chaos_main(args)
     with tempfile.TemporaryDirectory(prefix="reverie-soak-") as tmp:

@@ -121,8 +121,10 @@ class AtomicFileWriter:
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in (*self.path.parent.glob(f".{self.path.name}.*.tmp"),
-                      *self.path.parent.glob(f".{self.path.name}.*.bak-link")):
+        for stale in (
+            *self.path.parent.glob(f".{self.path.name}.*.tmp"),
+            *self.path.parent.glob(f".{self.path.name}.*.bak-link"),
+        ):
             stale.unlink(missing_ok=True)  # left by a process killed mid-write; never read
         self._thread.start()
 
@@ -214,8 +216,9 @@ class StateStore:
         if data is None:
             return []
         if data.get("format") != FORMAT:
-            log.warning("state file %s has format %r, expected %r; starting fresh", self.path,
-                        data.get("format"), FORMAT)
+            log.warning(
+                "state file %s has format %r, expected %r; starting fresh", self.path, data.get("format"), FORMAT
+            )
             return []
         restored = []
         for name, (_, import_) in self._providers.items():

@@ -34,8 +34,9 @@ _READ_BYTES = 65536
 class StderrLimiter:
     """install() replaces descriptor 2; close() puts it back and joins the reader thread."""
 
-    def __init__(self, lines_per_s: float = LINES_PER_S, burst: int = BURST_LINES,
-                 report_every_s: float = REPORT_EVERY_S) -> None:
+    def __init__(
+        self, lines_per_s: float = LINES_PER_S, burst: int = BURST_LINES, report_every_s: float = REPORT_EVERY_S
+    ) -> None:
         self.lines_per_s = lines_per_s
         self.burst = burst
         self.report_every_s = report_every_s
@@ -64,8 +65,14 @@ class StderrLimiter:
         os.close(write_fd)
         self._read_fd = read_fd
         # Python's writes (logging, warnings, tracebacks) go straight to the real stderr, unlimited.
-        sys.stderr = open(self._real_fd, "w", buffering=1, encoding="utf-8",  # noqa: SIM115 - closed in close()
-                          errors="backslashreplace", closefd=False)
+        sys.stderr = open(
+            self._real_fd,
+            "w",
+            buffering=1,
+            encoding="utf-8",  # noqa: SIM115 - closed in close()
+            errors="backslashreplace",
+            closefd=False,
+        )
         self._thread = threading.Thread(target=self._run, name="stderr-limiter", daemon=True)
         self._thread.start()
         return True
@@ -134,8 +141,13 @@ class StderrLimiter:
             self._window_start_s = now_s
             self._sample = line.strip()[:200]
             if not self.dropped:
-                log.warning("C library output on stderr is rate-limited to %g lines/s (burst %d); "
-                            "the rest is counted here every %g s", self.lines_per_s, self.burst, self.report_every_s)
+                log.warning(
+                    "C library output on stderr is rate-limited to %g lines/s (burst %d); "
+                    "the rest is counted here every %g s",
+                    self.lines_per_s,
+                    self.burst,
+                    self.report_every_s,
+                )
         self.dropped += 1
         self._window_dropped += 1
 
@@ -144,6 +156,11 @@ class StderrLimiter:
             self._report(now_s)
 
     def _report(self, now_s: float) -> None:
-        log.warning("dropped %d line(s) from stderr in the last %.0f s (%d in all), e.g.: %s", self._window_dropped,
-                    now_s - self._window_start_s, self.dropped, self._sample.decode("utf-8", "replace"))
+        log.warning(
+            "dropped %d line(s) from stderr in the last %.0f s (%d in all), e.g.: %s",
+            self._window_dropped,
+            now_s - self._window_start_s,
+            self.dropped,
+            self._sample.decode("utf-8", "replace"),
+        )
         self._window_dropped = 0

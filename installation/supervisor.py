@@ -56,8 +56,9 @@ def setup_logging(log_dir: Path, config: SupervisorConfig, level: str) -> Path:
     path = log_dir / "reverie.log"
     formatter = _Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [
-        logging.handlers.RotatingFileHandler(path, maxBytes=config.log_max_bytes, backupCount=config.log_backups,
-                                             encoding="utf-8"),
+        logging.handlers.RotatingFileHandler(
+            path, maxBytes=config.log_max_bytes, backupCount=config.log_backups, encoding="utf-8"
+        ),
         logging.StreamHandler(sys.stderr),
     ]
     root = logging.getLogger()
@@ -165,8 +166,14 @@ class Supervisor:
         go_r, go_w = os.pipe()
         env = {**self.env, HEARTBEAT_ENV: str(heartbeat_w), GO_ENV: str(go_r)}
         try:
-            proc = subprocess.Popen(self.cmd, env=env, pass_fds=(heartbeat_w, go_r), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                self.cmd,
+                env=env,
+                pass_fds=(heartbeat_w, go_r),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
         except OSError as exc:
             log.error("cannot start the show: %s", exc)
             for fd in (heartbeat_r, heartbeat_w, go_r, go_w):
@@ -236,8 +243,11 @@ class Supervisor:
                 silent_s = now - (last_beat_s if last_beat_s is not None else t0)
                 limit_s = self.config.hang_s if last_beat_s is not None else self.config.startup_s
                 if silent_s > limit_s:
-                    why = (f"hung (no heartbeat for {silent_s:.1f} s)" if last_beat_s is not None
-                           else f"gave no heartbeat within {limit_s:g} s of starting")
+                    why = (
+                        f"hung (no heartbeat for {silent_s:.1f} s)"
+                        if last_beat_s is not None
+                        else f"gave no heartbeat within {limit_s:g} s of starting"
+                    )
                     log.error("the show (pid %d) %s; killing it", proc.pid, why)
                     proc.kill()  # SIGKILL also ends a stopped (SIGSTOP) process
                     proc.wait()
@@ -276,8 +286,10 @@ def supervise(argv: list[str], config: Config) -> int:
         panel = start_supervisor_panel(config.web)
     env = {**os.environ, **panel.env()} if panel is not None else None
     supervisor = Supervisor(child_command(argv, config, log_dir), config.supervisor, env=env)
-    previous = {s: signal.signal(s, lambda signum, _: supervisor.stop(signal.Signals(signum).name))
-                for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        s: signal.signal(s, lambda signum, _: supervisor.stop(signal.Signals(signum).name))
+        for s in (signal.SIGINT, signal.SIGTERM)
+    }
     log.info("supervising the show; log %s, state and health in %s", log_path, log_dir)
     try:
         return supervisor.run()

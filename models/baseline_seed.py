@@ -41,9 +41,11 @@ class SeedGenerator(nn.Module):
         self.bn0 = nn.BatchNorm2d(256, momentum=0.01, eps=1e-3)  # Keras BN defaults
         self.up = nn.Sequential(
             nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False),  # 7x7
-            nn.BatchNorm2d(128, momentum=0.01, eps=1e-3), nn.LeakyReLU(0.3),
+            nn.BatchNorm2d(128, momentum=0.01, eps=1e-3),
+            nn.LeakyReLU(0.3),
             nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False),  # 14x14 (fix)
-            nn.BatchNorm2d(64, momentum=0.01, eps=1e-3), nn.LeakyReLU(0.3),
+            nn.BatchNorm2d(64, momentum=0.01, eps=1e-3),
+            nn.LeakyReLU(0.3),
             nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False),  # 28x28x1 (fix)
         )
 
@@ -61,9 +63,14 @@ class SeedDiscriminator(nn.Module):
         super().__init__()
         self.config = config
         self.net = nn.Sequential(
-            nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),
-            nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),
-            nn.Flatten(), nn.Linear(128 * 7 * 7, 1),
+            nn.Conv2d(1, 64, 5, stride=2, padding=2),
+            nn.LeakyReLU(0.3),
+            nn.Dropout(0.3),
+            nn.Conv2d(64, 128, 5, stride=2, padding=2),
+            nn.LeakyReLU(0.3),
+            nn.Dropout(0.3),
+            nn.Flatten(),
+            nn.Linear(128 * 7 * 7, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -25,8 +25,9 @@ class CheckpointError(Exception):
     """A checkpoint that cannot be used; the message names the file and what is wrong."""
 
 
-def save_checkpoint(model: torch.nn.Module, arch: str, path: str | Path, *, half: bool = False,
-                    extra: dict[str, str] | None = None) -> Path:
+def save_checkpoint(
+    model: torch.nn.Module, arch: str, path: str | Path, *, half: bool = False, extra: dict[str, str] | None = None
+) -> Path:
     """Write model weights + arch + config to `path` (.safetensors). fp16 storage when half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,8 +59,9 @@ def read_header(path: str | Path) -> dict[str, str]:
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path}: header format is {metadata.get('format')!r}, expected {FORMAT!r}")
     if metadata.get("arch") not in ARCHITECTURES:
-        raise CheckpointError(f"{path}: unknown architecture {metadata.get('arch')!r}; "
-                              f"known: {', '.join(sorted(ARCHITECTURES))}")
+        raise CheckpointError(
+            f"{path}: unknown architecture {metadata.get('arch')!r}; known: {', '.join(sorted(ARCHITECTURES))}"
+        )
     return metadata
 
 
@@ -81,13 +83,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tor
             missing = sorted(set(expected) - names)
             unexpected = sorted(names - set(expected))
             if missing or unexpected:
-                raise CheckpointError(f"{path}: tensors do not match {arch!r}: "
-                                      f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+                raise CheckpointError(
+                    f"{path}: tensors do not match {arch!r}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+                )
             for name, want in expected.items():
                 tensor = f.get_tensor(name)
                 if tuple(tensor.shape) != tuple(want.shape):
-                    raise CheckpointError(f"{path}: tensor {name} has shape {tuple(tensor.shape)}, "
-                                          f"expected {tuple(want.shape)}")
+                    raise CheckpointError(
+                        f"{path}: tensor {name} has shape {tuple(tensor.shape)}, expected {tuple(want.shape)}"
+                    )
                 if tensor.is_floating_point() != want.is_floating_point():
                     raise CheckpointError(f"{path}: tensor {name} has dtype {tensor.dtype}, expected {want.dtype}")
                 if tensor.is_floating_point() and not torch.isfinite(tensor).all():

@@ -63,7 +63,9 @@ class CPPN(nn.Module):
         with torch.no_grad():
             for layer in [self.coord_in, self.z_in, *self.hidden, self.to_rgb]:
                 fan_in = layer.weight.shape[1]
-                layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * config.init_gain / math.sqrt(fan_in))
+                layer.weight.copy_(
+                    torch.randn(layer.weight.shape, generator=gen) * config.init_gain / math.sqrt(fan_in)
+                )
                 if layer.bias is not None:
                     layer.bias.copy_(torch.randn(layer.bias.shape, generator=gen) * 0.3)
 

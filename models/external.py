@@ -44,7 +44,9 @@ def read_sidecar(path: Path) -> dict[str, Any]:
         z_dim, res = int(meta["z_dim"]), int(meta["resolution"])
         lo, hi = (float(v) for v in meta.get("output_range", (-1, 1)))
     except (KeyError, TypeError, ValueError) as exc:
-        raise ExternalModelError(f"{side}: needs integer z_dim and resolution and a 2-number output_range ({exc})") from exc
+        raise ExternalModelError(
+            f"{side}: needs integer z_dim and resolution and a 2-number output_range ({exc})"
+        ) from exc
     if z_dim <= 0 or res <= 0 or hi <= lo:
         raise ExternalModelError(f"{side}: z_dim/resolution must be positive and output_range increasing")
     meta.update(z_dim=z_dim, resolution=res, output_range=(lo, hi), channels=int(meta.get("channels", 3)))
@@ -84,8 +86,10 @@ def load_external(path: str | Path, device: str | torch.device = "cpu") -> Exter
         else:
             program = torch.jit.load(str(path), map_location=device)
     except Exception as exc:  # corrupt archive, wrong format, unsupported ops
-        raise ExternalModelError(f"{path}: cannot load as {'torch.export' if path.suffix in EXPORT_SUFFIXES else 'TorchScript'} "
-                                 f"({type(exc).__name__}: {exc})") from exc
+        raise ExternalModelError(
+            f"{path}: cannot load as {'torch.export' if path.suffix in EXPORT_SUFFIXES else 'TorchScript'} "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
     if path.suffix in EXPORT_SUFFIXES:
         if str(device) != "cpu":
             program = program.to(device)

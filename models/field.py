@@ -40,8 +40,11 @@ def field_info_from_header(metadata: dict[str, str], where: str = "checkpoint") 
     except ValueError:
         spread_px = float("nan")
     if not (math.isfinite(spread_px) and 0.0 < spread_px <= 64.0):
-        log.error("%s: field_spread_px %r is not a number of model pixels in (0, 64]; rendering it as colours",
-                  where, metadata.get("field_spread_px"))
+        log.error(
+            "%s: field_spread_px %r is not a number of model pixels in (0, 64]; rendering it as colours",
+            where,
+            metadata.get("field_spread_px"),
+        )
         return None
     return FieldInfo(kind, spread_px)
 

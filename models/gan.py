@@ -60,9 +60,12 @@ class Generator(nn.Module):
         blocks = []
         for r_in, r_out in zip(self.res[:-1], self.res[1:]):
             c_in, c_out = width(config, config.g_width, r_in), width(config, config.g_width, r_out)
-            layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest"),
-                                       nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-                                       nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+            layers: list[nn.Module] = [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
             if r_out == config.attn_res:
                 layers.append(SelfAttention(c_out))
             blocks.append(nn.Sequential(*layers))
@@ -83,8 +86,10 @@ class Discriminator(nn.Module):
         self.config = config
         res = ladder(config.img_resolution)[::-1]  # full resolution down to the starting grid
         c = width(config, config.d_width, res[0])
-        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(config.img_channels, c, 3, padding=1)),
-                                   nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [
+            spectral_norm(nn.Conv2d(config.img_channels, c, 3, padding=1)),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
         for r_in, r_out in zip(res[:-1], res[1:]):
             c_in, c_out = width(config, config.d_width, r_in), width(config, config.d_width, r_out)
             layers += [spectral_norm(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)]

@@ -43,16 +43,31 @@ class FontSpec:
 
 
 FONTS: tuple[FontSpec, ...] = (
-    FontSpec("ukai", "/usr/share/fonts/truetype/arphic/ukai.ttc", "kai", "fonts-arphic-ukai",
-             "Arphic Public License"),
-    FontSpec("cwtex-kai", "/usr/share/fonts/truetype/cwtex/cwkai.ttf", "kai", "fonts-cwtex-kai",
-             "GPL-2+ with font exception (cwTeX; derived from Arphic fonts)"),
-    FontSpec("wenkai", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "kai", "fonts-lxgw-wenkai",
-             "SIL Open Font License 1.1"),
-    FontSpec("wenkai-bold", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Bold.ttf", "kai", "fonts-lxgw-wenkai",
-             "SIL Open Font License 1.1"),
-    FontSpec("uming", "/usr/share/fonts/truetype/arphic/uming.ttc", "ming", "fonts-arphic-uming",
-             "Arphic Public License"),
+    FontSpec("ukai", "/usr/share/fonts/truetype/arphic/ukai.ttc", "kai", "fonts-arphic-ukai", "Arphic Public License"),
+    FontSpec(
+        "cwtex-kai",
+        "/usr/share/fonts/truetype/cwtex/cwkai.ttf",
+        "kai",
+        "fonts-cwtex-kai",
+        "GPL-2+ with font exception (cwTeX; derived from Arphic fonts)",
+    ),
+    FontSpec(
+        "wenkai",
+        "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf",
+        "kai",
+        "fonts-lxgw-wenkai",
+        "SIL Open Font License 1.1",
+    ),
+    FontSpec(
+        "wenkai-bold",
+        "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Bold.ttf",
+        "kai",
+        "fonts-lxgw-wenkai",
+        "SIL Open Font License 1.1",
+    ),
+    FontSpec(
+        "uming", "/usr/share/fonts/truetype/arphic/uming.ttc", "ming", "fonts-arphic-uming", "Arphic Public License"
+    ),
 )
 
 FIELD_ENCODING = "uint8 = round((f + 1) * 127.5), f = clip(-signed_distance_px / spread_px, -1, 1), ink > 0"
@@ -129,8 +144,9 @@ def render_mask(char: str, font: ImageFont.FreeTypeFont, canvas: int) -> np.ndar
     return arr >= 128 if arr.max() >= 128 else None
 
 
-def glyph_field(char: str, font: ImageFont.FreeTypeFont, resolution: int, spread_px: float,
-                oversample: int = 8) -> np.ndarray | None:
+def glyph_field(
+    char: str, font: ImageFont.FreeTypeFont, resolution: int, spread_px: float, oversample: int = 8
+) -> np.ndarray | None:
     """One character -> (R, R) uint8 field (encoding in FIELD_ENCODING); None if the glyph is empty."""
     canvas = resolution * oversample
     mask = render_mask(char, font, canvas)
@@ -155,8 +171,14 @@ def field_to_float(arr: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32) / 127.5 - 1.0
 
 
-def render_calligraphy(out: Path, resolution: int = 64, fonts: list[FontSpec] | None = None,
-                       spread_px: float | None = None, em_fraction: float = 0.82, limit: int = 0) -> dict:
+def render_calligraphy(
+    out: Path,
+    resolution: int = 64,
+    fonts: list[FontSpec] | None = None,
+    spread_px: float | None = None,
+    em_fraction: float = 0.82,
+    limit: int = 0,
+) -> dict:
     """Render every level-1 character in every font; writes images.npy, labels.json, report.json, preview.png."""
     fonts = fonts if fonts is not None else select_fonts("kai")
     check_fonts(fonts)
@@ -181,19 +203,35 @@ def render_calligraphy(out: Path, resolution: int = 64, fonts: list[FontSpec] | 
             fields.append(field)
             labels.append([spec.key, ch])
             rendered += 1
-        per_font[spec.key] = {"path": spec.path, "style": spec.style, "package": spec.package,
-                              "licence": spec.licence, "rendered": rendered, "not_in_font": "".join(absent),
-                              "blank": "".join(blank)}
-        log.info("calligraphy: %s rendered %d of %d characters (%d not in the font)", spec.key, rendered,
-                 len(chars), len(absent))
+        per_font[spec.key] = {
+            "path": spec.path,
+            "style": spec.style,
+            "package": spec.package,
+            "licence": spec.licence,
+            "rendered": rendered,
+            "not_in_font": "".join(absent),
+            "blank": "".join(blank),
+        }
+        log.info(
+            "calligraphy: %s rendered %d of %d characters (%d not in the font)",
+            spec.key,
+            rendered,
+            len(chars),
+            len(absent),
+        )
     out.mkdir(parents=True, exist_ok=True)
     images = np.stack(fields)[..., None] if fields else np.zeros((0, resolution, resolution, 1), np.uint8)
     np.save(out / "images.npy", images)
     (out / "labels.json").write_text(json.dumps(labels, ensure_ascii=False))
-    report = {"kind": "field", "field": {"type": "sdf", "spread_px": spread, "resolution": resolution,
-                                          "encoding": FIELD_ENCODING},
-              "characters": len(chars), "charset": "GB2312 level 1", "kept": len(fields),
-              "fonts": per_font, "install": INSTALL_LINE}
+    report = {
+        "kind": "field",
+        "field": {"type": "sdf", "spread_px": spread, "resolution": resolution, "encoding": FIELD_ENCODING},
+        "characters": len(chars),
+        "charset": "GB2312 level 1",
+        "kept": len(fields),
+        "fonts": per_font,
+        "install": INSTALL_LINE,
+    }
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
     if len(images):
         grey = np.where(images[:64, ..., 0] >= 128, 0, 255).astype(np.uint8)  # ink black on white paper

@@ -15,5 +15,5 @@ def save_grid(images: np.ndarray, path: Path, cols: int = 8) -> None:
     grid = np.full((rows * h, cols * w, 3), 255, np.uint8)
     for i, im in enumerate(images):
         r, c = divmod(i, cols)
-        grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = im
+        grid[r * h : (r + 1) * h, c * w : (c + 1) * w] = im
     Image.fromarray(grid).save(path)

@@ -12,8 +12,6 @@ from PIL import Image, ImageDraw, ImageFont
 EMOJI_FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 
 
-
-
 def render_emoji(out: Path, size: int = 109, font_path: str = EMOJI_FONT) -> int:
     """Render every single-codepoint colour glyph of Noto Color Emoji (OFL) as an RGBA PNG."""
     from fontTools.ttLib import TTFont

@@ -141,8 +141,10 @@ def load_generator(spec: str, device: str | torch.device = "cpu") -> tuple[torch
 
     arch = read_header(entry.path)["arch"]
     if arch in POST_PROCESSORS:
-        raise ValueError(f"{entry.path}: a {arch} post-processor, not a generator (the show applies it itself; "
-                         f"see generator.superres)")
+        raise ValueError(
+            f"{entry.path}: a {arch} post-processor, not a generator (the show applies it itself; "
+            f"see generator.superres)"
+        )
     return load_checkpoint(entry.path, device), entry
 
 
@@ -155,6 +157,8 @@ def _sidecar_description(path: Path) -> str:
 
 def _external_entries(assets_dir: Path) -> list[ModelEntry]:
     """Artists' TorchScript / torch.export generators dropped into assets/models with a JSON sidecar."""
-    return [ModelEntry(path.stem, "external", _sidecar_description(path), path)
-            for path in sorted(assets_dir.glob("*")) if path.suffix in EXTERNAL_SUFFIXES
-            and path.with_suffix(".json").is_file()]
+    return [
+        ModelEntry(path.stem, "external", _sidecar_description(path), path)
+        for path in sorted(assets_dir.glob("*"))
+        if path.suffix in EXTERNAL_SUFFIXES and path.with_suffix(".json").is_file()
+    ]

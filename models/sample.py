@@ -66,8 +66,9 @@ def walk_latents(z_dim: int, frames: int, keys: int, seed: int) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m models.sample", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m models.sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("checkpoint")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--grid", type=Path, help="write an 8-column sample grid PNG")
@@ -96,12 +97,11 @@ def main(argv: list[str] | None = None) -> None:
     frames = max(2, int(args.seconds * args.fps))
     zs = walk_latents(model.z_dim, frames, args.keys, args.seed)
     args.walk.parent.mkdir(parents=True, exist_ok=True)
-    writer = imageio_ffmpeg.write_frames(str(args.walk), (size, size), fps=args.fps, quality=8,
-                                         macro_block_size=1)
+    writer = imageio_ffmpeg.write_frames(str(args.walk), (size, size), fps=args.fps, quality=8, macro_block_size=1)
     writer.send(None)  # start the ffmpeg process
     try:
         for i in range(0, frames, 16):
-            for frame in render(model, zs[i:i + 16], size):
+            for frame in render(model, zs[i : i + 16], size):
                 writer.send(np.ascontiguousarray(frame))
     finally:
         writer.close()

@@ -40,10 +40,12 @@ from installation.bench.crispness import SOBEL_GAIN, STRONG_EDGE, frame_figures
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.train_superres import downscale, split_indices, to_tensor
 
-METRIC_NOTES = ("psnr/ssim: against the 128 px original (ssim on grey, Gaussian window 1.5); lap_var: variance of "
-                "the 3x3 Laplacian of grey levels; edge_pct: % of pixels with Sobel/8 magnitude > 60 grey levels per "
-                "pixel; show frames are area-downscaled to 480x270 first; held-out images are measured at 128 px. "
-                "See models/superres_eval.py and docs/models.md")
+METRIC_NOTES = (
+    "psnr/ssim: against the 128 px original (ssim on grey, Gaussian window 1.5); lap_var: variance of "
+    "the 3x3 Laplacian of grey levels; edge_pct: % of pixels with Sobel/8 magnitude > 60 grey levels per "
+    "pixel; show frames are area-downscaled to 480x270 first; held-out images are measured at 128 px. "
+    "See models/superres_eval.py and docs/models.md"
+)
 
 
 def sharpness(frame_rgb: np.ndarray, at_480x270: bool = True) -> dict[str, float]:
@@ -55,13 +57,15 @@ def sharpness(frame_rgb: np.ndarray, at_480x270: bool = True) -> dict[str, float
     grey = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
     gx = cv2.Sobel(grey, cv2.CV_64F, 1, 0, ksize=3) / SOBEL_GAIN
     gy = cv2.Sobel(grey, cv2.CV_64F, 0, 1, ksize=3) / SOBEL_GAIN
-    return {"lap_var": float(cv2.Laplacian(grey, cv2.CV_64F, ksize=1).var()),
-            "edge_pct": float(100.0 * (np.hypot(gx, gy) > STRONG_EDGE).mean())}
+    return {
+        "lap_var": float(cv2.Laplacian(grey, cv2.CV_64F, ksize=1).var()),
+        "edge_pct": float(100.0 * (np.hypot(gx, gy) > STRONG_EDGE).mean()),
+    }
 
 
 def psnr(a_rgb: np.ndarray, b_rgb: np.ndarray) -> float:
     mse = float(np.mean((a_rgb.astype(np.float64) - b_rgb.astype(np.float64)) ** 2))
-    return 99.0 if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
+    return 99.0 if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
 def ssim(a_rgb: np.ndarray, b_rgb: np.ndarray) -> float:
@@ -74,8 +78,8 @@ def ssim(a_rgb: np.ndarray, b_rgb: np.ndarray) -> float:
         return cv2.GaussianBlur(x, (11, 11), 1.5)
 
     mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b, cov = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2, blur(a * b) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return float(s.mean())
 
 
@@ -86,13 +90,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 def bicubic(low_rgb: np.ndarray, scale: int) -> np.ndarray:
     """The show's enlargement: cv2 bicubic, per image."""
-    return np.stack([cv2.resize(im, (im.shape[1] * scale, im.shape[0] * scale), interpolation=cv2.INTER_CUBIC)
-                     for im in low_rgb])
+    return np.stack(
+        [cv2.resize(im, (im.shape[1] * scale, im.shape[0] * scale), interpolation=cv2.INTER_CUBIC) for im in low_rgb]
+    )
 
 
 @torch.no_grad()
 def enlarge(net: torch.nn.Module, low_rgb: np.ndarray) -> np.ndarray:
-    return to_uint8(torch.cat([net(to_tensor(low_rgb[i:i + 32])) for i in range(0, len(low_rgb), 32)]))
+    return to_uint8(torch.cat([net(to_tensor(low_rgb[i : i + 32])) for i in range(0, len(low_rgb), 32)]))
 
 
 def compare(net: torch.nn.Module, low_rgb: np.ndarray, high_rgb: np.ndarray) -> dict[str, Any]:
@@ -101,12 +106,18 @@ def compare(net: torch.nn.Module, low_rgb: np.ndarray, high_rgb: np.ndarray) -> 
     results: dict[str, Any] = {}
     per_image: dict[str, list[float]] = {}
     for name, big in (("bicubic", bicubic(low_rgb, scale)), ("sr", enlarge(net, low_rgb))):
-        rows = [{"psnr": psnr(b, h), "ssim": ssim(b, h), **sharpness(b, at_480x270=False)} for b, h in zip(big, high_rgb)]
+        rows = [
+            {"psnr": psnr(b, h), "ssim": ssim(b, h), **sharpness(b, at_480x270=False)} for b, h in zip(big, high_rgb)
+        ]
         results[name] = {k: round(statistics.fmean(r[k] for r in rows), 4) for k in rows[0]}
         per_image[name] = [r["psnr"] for r in rows]
-    results["target"] = {k: round(statistics.fmean(sharpness(h, at_480x270=False)[k] for h in high_rgb), 4)
-                         for k in ("lap_var", "edge_pct")}
-    results["sr_psnr_wins_pct"] = round(100.0 * float(np.mean(np.array(per_image["sr"]) > np.array(per_image["bicubic"]))), 1)
+    results["target"] = {
+        k: round(statistics.fmean(sharpness(h, at_480x270=False)[k] for h in high_rgb), 4)
+        for k in ("lap_var", "edge_pct")
+    }
+    results["sr_psnr_wins_pct"] = round(
+        100.0 * float(np.mean(np.array(per_image["sr"]) > np.array(per_image["bicubic"]))), 1
+    )
     results["n"] = len(high_rgb)
     return results
 
@@ -114,8 +125,9 @@ def compare(net: torch.nn.Module, low_rgb: np.ndarray, high_rgb: np.ndarray) -> 
 # ------------------------------------------------------------------ the show's pipeline
 
 
-def show_frames(model: torch.nn.Module, latents: np.ndarray, sr: Any, screen: tuple[int, int] = (1920, 1080),
-                work_height: int = 360) -> list[np.ndarray]:
+def show_frames(
+    model: torch.nn.Module, latents: np.ndarray, sr: Any, screen: tuple[int, int] = (1920, 1080), work_height: int = 360
+) -> list[np.ndarray]:
     """Frames as the show composes them: worker render at the working size, compositor upscale (no grain)."""
     from installation.mapping.presets import EffectsPreset
     from installation.render.effects import Compositor
@@ -153,7 +165,7 @@ def side_by_side(left: np.ndarray, right: np.ndarray, crop: tuple[int, int] | No
         left, right = (cv2.resize(f, (w // 3, h // 3), interpolation=cv2.INTER_AREA) for f in (left, right))
     else:
         y, x = (h - crop[1]) // 2, (w - crop[0]) // 2
-        left, right = left[y:y + crop[1], x:x + crop[0]], right[y:y + crop[1], x:x + crop[0]]
+        left, right = left[y : y + crop[1], x : x + crop[0]], right[y : y + crop[1], x : x + crop[0]]
     return np.concatenate([left, np.full((left.shape[0], 8, 3), 255, np.uint8), right], axis=1)
 
 
@@ -161,7 +173,9 @@ def save_rgb(path: Path, image_rgb: np.ndarray) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
 
 
-def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[str], n_frames: int = 8) -> dict[str, Any]:
+def evaluate(
+    sr_path: str, data: str, train_json: str, out: Path, models: list[str], n_frames: int = 8
+) -> dict[str, Any]:
     from installation.render.superres import SuperResolver
     from models.registry import load_generator
 
@@ -169,14 +183,19 @@ def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[s
     net = load_checkpoint(sr_path)
     info = json.loads(Path(train_json).read_text())
     hr_all = np.load(Path(data) / "images.npy", allow_pickle=False)
-    held = info.get("held_out") or split_indices(len(hr_all), info["train_config"]["holdout"], info["train_config"]["seed"])[1]
+    held = (
+        info.get("held_out")
+        or split_indices(len(hr_all), info["train_config"]["holdout"], info["train_config"]["seed"])[1]
+    )
     high = hr_all[np.asarray(held)]
     low = downscale(high, int(net.scale), "lanczos")
     report: dict[str, Any] = {"sr": sr_path, "held_out_clean": compare(net, low, high)}
     out.mkdir(parents=True, exist_ok=True)
     order = [0, 3, 7, 11, 19, 23, 29, 31]
-    grid = [np.concatenate(list(r[order]), axis=1) for r in
-            (low.repeat(4, axis=1).repeat(4, axis=2), bicubic(low, 4), enlarge(net, low), high)]
+    grid = [
+        np.concatenate(list(r[order]), axis=1)
+        for r in (low.repeat(4, axis=1).repeat(4, axis=2), bicubic(low, 4), enlarge(net, low), high)
+    ]
     save_rgb(out / "heldout.png", np.concatenate(grid, axis=0))
 
     vae, _ = load_generator("vae-emoji")
@@ -201,8 +220,10 @@ def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[s
         from installation.render.worker import RenderRequest
 
         req = RenderRequest(latents[:1], (640, 360), "cover", 0.0, 1)
-        row["render_ms_1thread"] = {"bicubic": time_ms(functools.partial(worker_plain.render, model, req)),
-                                    "sr": time_ms(functools.partial(worker_sr.render, model, req))}
+        row["render_ms_1thread"] = {
+            "bicubic": time_ms(functools.partial(worker_plain.render, model, req)),
+            "sr": time_ms(functools.partial(worker_sr.render, model, req)),
+        }
         report["show_1080p"][name] = row
         save_rgb(out / f"show-{name}-sr-full.png", sharp[0])
         save_rgb(out / f"show-{name}-bicubic-full.png", plain[0])
@@ -213,17 +234,25 @@ def evaluate(sr_path: str, data: str, train_json: str, out: Path, models: list[s
     save_rgb(out / "side-by-side.png", np.concatenate([part for r in rows for part in (r, gap)][:-1], axis=0))
     x = to_tensor(low[:1])
     with torch.inference_mode():
-        report["cost_ms_32_to_128_1thread"] = {"sr_eager": time_ms(lambda: net(x), 100),
-                                               "sr_traced": time_ms(lambda: resolver._net_for(x)(x), 100),
-                                               "bicubic_torch": time_ms(lambda: torch.nn.functional.interpolate(
-                                                   x, scale_factor=4, mode="bicubic"), 100)}
+        report["cost_ms_32_to_128_1thread"] = {
+            "sr_eager": time_ms(lambda: net(x), 100),
+            "sr_traced": time_ms(lambda: resolver._net_for(x)(x), 100),
+            "bicubic_torch": time_ms(lambda: torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic"), 100),
+        }
     report["load_average"] = [round(v, 2) for v in os.getloadavg()]  # the figures' context: a shared CPU
     (out / "eval.json").write_text(json.dumps(report, indent=1))
     return report
 
 
-def ship(sr_path: str, train_json: str, report: dict[str, Any], eval_dir: Path, name: str, notes: str,
-         out_dir: Path | None = None) -> Path:
+def ship(
+    sr_path: str,
+    train_json: str,
+    report: dict[str, Any],
+    eval_dir: Path,
+    name: str,
+    notes: str,
+    out_dir: Path | None = None,
+) -> Path:
     """assets/models/NAME.safetensors (fp32: 0.6 MB) + a card that says post-processor + the held-out grid."""
     from models.export import dataset_info
     from models.registry import ASSETS_DIR
@@ -235,22 +264,37 @@ def ship(sr_path: str, train_json: str, report: dict[str, Any], eval_dir: Path, 
         notes = str(json.loads(card_path.read_text()).get("notes", ""))
     info = json.loads(Path(train_json).read_text())
     net = load_checkpoint(sr_path)
-    path = save_checkpoint(net, "superres", out_dir / f"{name}.safetensors",
-                           extra={"name": name, "role": "post-processor"})
+    path = save_checkpoint(
+        net, "superres", out_dir / f"{name}.safetensors", extra={"name": name, "role": "post-processor"}
+    )
     data = dataset_info(Path(info["train_config"]["data"]))
-    data["preparation"].append("32 px inputs: each 128 px target downscaled x4 by PIL Lanczos (as models.data prepare "
-                               "made data/emoji32; matches it to 0.26 grey levels), 25 % by area, 25 % blurred a little")
-    data["held_out"] = f"{len(info['held_out'])} images (seeded permutation, seed {info['train_config']['seed']}), never trained on"
+    data["preparation"].append(
+        "32 px inputs: each 128 px target downscaled x4 by PIL Lanczos (as models.data prepare "
+        "made data/emoji32; matches it to 0.26 grey levels), 25 % by area, 25 % blurred a little"
+    )
+    data["held_out"] = (
+        f"{len(info['held_out'])} images (seeded permutation, seed {info['train_config']['seed']}), never trained on"
+    )
     card = {
-        "name": name, "arch": "superres", "role": "post-processor",
+        "name": name,
+        "arch": "superres",
+        "role": "post-processor",
         "description": "x4 super-resolution CNN for small colour models (post-processor, not a generator); "
-                       "generator.superres = auto applies it",
-        "config": info["model_config"], "scale": int(net.scale), "dataset": data,
-        "training_command": info["command"], "train_config": info["train_config"],
-        "steps": info["step"], "wall_time_s": info["wall_time_s"], "cpu_time_s": info["cpu_time_s"],
+        "generator.superres = auto applies it",
+        "config": info["model_config"],
+        "scale": int(net.scale),
+        "dataset": data,
+        "training_command": info["command"],
+        "train_config": info["train_config"],
+        "steps": info["step"],
+        "wall_time_s": info["wall_time_s"],
+        "cpu_time_s": info["cpu_time_s"],
         "hardware": hardware(torch.device("cpu"), info["train_config"]["threads"]),
-        "metrics": report, "metric_notes": METRIC_NOTES,
-        "storage": "fp32", "file_bytes": path.stat().st_size, "notes": notes,
+        "metrics": report,
+        "metric_notes": METRIC_NOTES,
+        "storage": "fp32",
+        "file_bytes": path.stat().st_size,
+        "notes": notes,
     }
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     if (eval_dir / "heldout.png").is_file():  # rows: 32 px input, bicubic, SR, the 128 px original
@@ -267,8 +311,9 @@ def _worker(model: torch.nn.Module, sr: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m models.superres_eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m models.superres_eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--sr", default="runs/sr-emoji/model.safetensors")
     p.add_argument("--data", default="data/emoji128")
     p.add_argument("--train-json", default="runs/sr-emoji/train.json")

@@ -143,8 +143,12 @@ class GANTrainer:
         self.opt_g.step()
         if self.G_ema is not None:  # warm-up: a young run's average must not be dominated by the random init
             _ema_update(self.G_ema, self.G, min(self.tc.ema, (step + 1) / (step + 10)))
-        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-                "d_real": logits[:b].detach().mean(), "d_fake": logits[b:].detach().mean()}
+        return {
+            "loss_d": loss_d.detach(),
+            "loss_g": loss_g.detach(),
+            "d_real": logits[:b].detach().mean(),
+            "d_fake": logits[b:].detach().mean(),
+        }
 
     def fixed_latents(self, n: int, ds: ImageArray) -> torch.Tensor:
         return torch.randn(n, self.G.z_dim, generator=torch.Generator().manual_seed(self.tc.seed + 1))
@@ -233,7 +237,7 @@ class VAETrainer:
         was = self.vae.training
         self.vae.eval()
         x = self.ds.all()
-        mu = torch.cat([self.vae.encode_raw(x[i:i + 256].to(self.device))[0] for i in range(0, len(x), 256)])
+        mu = torch.cat([self.vae.encode_raw(x[i : i + 256].to(self.device))[0] for i in range(0, len(x), 256)])
         self.vae.fit_prior(mu)
         self.vae.train(was)
         return self.vae
@@ -328,15 +332,17 @@ def split_overrides(pairs: list[str], model_cls: type) -> tuple[dict[str, Any], 
             raise SystemExit(f"--set takes key=value, got {pair!r}")
         key, raw = pair.split("=", 1)
         if key.startswith("model."):
-            key = key[len("model."):]
+            key = key[len("model.") :]
             target = "model"
         elif key in t_hints:
             target = "train"
         elif key in m_hints:
             target = "model"
         else:
-            raise SystemExit(f"unknown setting {key!r}; TrainConfig: {', '.join(t_hints)}; "
-                             f"{model_cls.__name__}: {', '.join(m_hints)}")
+            raise SystemExit(
+                f"unknown setting {key!r}; TrainConfig: {', '.join(t_hints)}; "
+                f"{model_cls.__name__}: {', '.join(m_hints)}"
+            )
         hints = m_hints if target == "model" else t_hints
         if key not in hints:
             raise SystemExit(f"{model_cls.__name__} has no field {key!r}")
@@ -388,7 +394,7 @@ def plot_losses(history: list[dict[str, float]], path: Path) -> None:
         vals = [h.get(k, math.nan) for h in history]
         ax.plot(steps, vals, lw=0.6, alpha=0.4)
         w = max(1, len(vals) // 50)  # running mean to see the trend through GAN noise
-        smooth = [sum(vals[max(0, i - w):i + 1]) / len(vals[max(0, i - w):i + 1]) for i in range(len(vals))]
+        smooth = [sum(vals[max(0, i - w) : i + 1]) / len(vals[max(0, i - w) : i + 1]) for i in range(len(vals))]
         ax.plot(steps, smooth, lw=1.5)
         ax.set_ylabel(k)
         ax.grid(alpha=0.3)
@@ -453,26 +459,43 @@ def train(tc: TrainConfig, model_values: dict[str, Any], resume: bool = False, c
     fixed_z = trainer.fixed_latents(64, ds)
     if is_main:
         (out / "samples").mkdir(parents=True, exist_ok=True)
-        print(f"{tc.arch}: {sum(p.numel() for p in trainer.export().parameters()) / 1e6:.2f} M generator params, "
-              f"{len(ds)} images at {ds.resolution} px, {hardware(device, tc.threads)}, world {world}", flush=True)
+        print(
+            f"{tc.arch}: {sum(p.numel() for p in trainer.export().parameters()) / 1e6:.2f} M generator params, "
+            f"{len(ds)} images at {ds.resolution} px, {hardware(device, tc.threads)}, world {world}",
+            flush=True,
+        )
 
     def save() -> None:
         if not is_main:
             return
-        blob = {"arch": tc.arch, "step": step, "elapsed": elapsed, "history": json.dumps(history),
-                "model_config": json.dumps(dataclasses.asdict(model_cfg)), "train_config": json.dumps(dataclasses.asdict(tc)),
-                "modules": {k: m.state_dict() for k, m in trainer.modules().items()},
-                "optimizers": {k: o.state_dict() for k, o in trainer.optimizers().items()}, "rng": gen.get_state()}
+        blob = {
+            "arch": tc.arch,
+            "step": step,
+            "elapsed": elapsed,
+            "history": json.dumps(history),
+            "model_config": json.dumps(dataclasses.asdict(model_cfg)),
+            "train_config": json.dumps(dataclasses.asdict(tc)),
+            "modules": {k: m.state_dict() for k, m in trainer.modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in trainer.optimizers().items()},
+            "rng": gen.get_state(),
+        }
         tmp = state_path.with_suffix(".tmp")
         torch.save(blob, tmp)
         tmp.replace(state_path)
         exported = trainer.export()
         save_checkpoint(exported, tc.arch, out / "model.safetensors", extra={"step": str(step), **field_meta})
-        summary = {"arch": tc.arch, "step": step, "wall_time_s": round(elapsed, 1),
-                   "images_seen": step * tc.batch_size * world, "hardware": hardware(device, tc.threads),
-                   "world_size": world, "train_config": dataclasses.asdict(tc),
-                   "model_config": dataclasses.asdict(model_cfg), "command": command,
-                   "last_losses": history[-1] if history else {}}
+        summary = {
+            "arch": tc.arch,
+            "step": step,
+            "wall_time_s": round(elapsed, 1),
+            "images_seen": step * tc.batch_size * world,
+            "hardware": hardware(device, tc.threads),
+            "world_size": world,
+            "train_config": dataclasses.asdict(tc),
+            "model_config": dataclasses.asdict(model_cfg),
+            "command": command,
+            "last_losses": history[-1] if history else {},
+        }
         (out / "train.json").write_text(json.dumps(summary, indent=1))
         save_tensor_grid(trainer.sample(fixed_z), out / "samples" / "latest.png")
         plot_losses(history, out / "loss.png")
@@ -531,8 +554,11 @@ def field_metadata(data: str) -> dict[str, str]:
     if report.get("kind") != "field":
         return {}
     field = report.get("field", {})
-    return {"output": "field", "field_type": str(field.get("type", "sdf")),
-            "field_spread_px": str(field.get("spread_px", 4.0))}
+    return {
+        "output": "field",
+        "field_type": str(field.get("type", "sdf")),
+        "field_spread_px": str(field.get("spread_px", 4.0)),
+    }
 
 
 def _read_meta(path: str) -> dict[str, str]:
@@ -542,8 +568,9 @@ def _read_meta(path: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m models.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m models.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--arch", required=True, choices=sorted(TRAINERS))
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)

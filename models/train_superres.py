@@ -81,7 +81,7 @@ def vae_reconstructions(vae_path: str, lr: torch.Tensor) -> torch.Tensor:
     vae = load_checkpoint(vae_path)
     if not hasattr(vae, "encode_raw") or vae.img_resolution != lr.shape[-1]:
         raise SystemExit(f"{vae_path}: generator_pairs needs a VAE drawing {lr.shape[-1]} px images")
-    return torch.cat([vae.decode_raw(vae.encode_raw(lr[i:i + 128])[0]) for i in range(0, len(lr), 128)])
+    return torch.cat([vae.decode_raw(vae.encode_raw(lr[i : i + 128])[0]) for i in range(0, len(lr), 128)])
 
 
 def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -118,8 +118,8 @@ class PairSampler:
             elif kind[i] > 1 - tc.area_share:
                 source = "area"
             y, x = int(ys[i]), int(xs[i])
-            lows.append(self.inputs[source][idx[i], :, y:y + p, x:x + p])
-            highs.append(self.hr[idx[i], :, y * s:(y + p) * s, x * s:(x + p) * s])
+            lows.append(self.inputs[source][idx[i], :, y : y + p, x : x + p])
+            highs.append(self.hr[idx[i], :, y * s : (y + p) * s, x * s : (x + p) * s])
         low, high = torch.stack(lows), torch.stack(highs)  # (B, 3, p, p), (B, 3, s*p, s*p)
         blur = torch.rand(tc.batch_size, generator=gen) < tc.blur_share
         if blur.any():
@@ -137,8 +137,12 @@ def save_samples(model: SuperRes, low: torch.Tensor, high: torch.Tensor, path: P
     was = model.training
     model.eval()
     with torch.no_grad():
-        rows = [nn.functional.interpolate(low, scale_factor=model.scale, mode="nearest"),
-                upscale_bicubic(low, model.scale).clamp(-1, 1), model(low), high]
+        rows = [
+            nn.functional.interpolate(low, scale_factor=model.scale, mode="nearest"),
+            upscale_bicubic(low, model.scale).clamp(-1, 1),
+            model(low),
+            high,
+        ]
     model.train(was)
     grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)  # (3, 4*H, n*W)
     arr = ((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
@@ -159,10 +163,14 @@ def train(tc: SRTrainConfig, model_values: dict[str, Any], resume: bool = False,
     config = SuperResConfig(**model_values)
     file = Path(tc.data) / "images.npy"
     if not file.is_file():
-        raise SystemExit(f"{file}: no prepared images; run `python -m models.data prepare SRC --out {tc.data} --resolution 128`")
+        raise SystemExit(
+            f"{file}: no prepared images; run `python -m models.data prepare SRC --out {tc.data} --resolution 128`"
+        )
     hr_rgb = np.load(file, allow_pickle=False)  # (N, H, W, 3) uint8
     if hr_rgb.ndim != 4 or hr_rgb.shape[3] != config.img_channels or hr_rgb.shape[1] % config.scale:
-        raise SystemExit(f"{file}: expected (N, R, R, {config.img_channels}) with R a multiple of {config.scale}, got {hr_rgb.shape}")
+        raise SystemExit(
+            f"{file}: expected (N, R, R, {config.img_channels}) with R a multiple of {config.scale}, got {hr_rgb.shape}"
+        )
     train_idx, held_idx = split_indices(len(hr_rgb), tc.holdout, tc.seed)
     hr_rgb = hr_rgb[train_idx]
     inputs = {m: to_tensor(downscale(hr_rgb, config.scale, m)) for m in ("lanczos", "area")}
@@ -173,7 +181,8 @@ def train(tc: SRTrainConfig, model_values: dict[str, Any], resume: bool = False,
     model = SuperRes(config)
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, tc.steps)))))
+        opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, tc.steps))))
+    )
     gen = torch.Generator().manual_seed(tc.seed * 1000 + 7)
     step, elapsed, cpu_s, history = 0, 0.0, 0.0, []
     if state is not None:
@@ -185,22 +194,42 @@ def train(tc: SRTrainConfig, model_values: dict[str, Any], resume: bool = False,
         gen.set_state(state["rng"])
     n_show = 8
     show_low, show_high = inputs["lanczos"][:n_show], sampler.hr[:n_show]
-    print(f"superres: {sum(p.numel() for p in model.parameters())} params, {len(train_idx)} training / "
-          f"{len(held_idx)} held-out images, inputs {sorted(inputs)}", flush=True)
+    print(
+        f"superres: {sum(p.numel() for p in model.parameters())} params, {len(train_idx)} training / "
+        f"{len(held_idx)} held-out images, inputs {sorted(inputs)}",
+        flush=True,
+    )
 
     def save() -> None:
-        blob = {"step": step, "elapsed": elapsed, "cpu_s": cpu_s, "history": json.dumps(history),
-                "model_config": json.dumps(dataclasses.asdict(config)), "train_config": json.dumps(dataclasses.asdict(tc)),
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "rng": gen.get_state()}
+        blob = {
+            "step": step,
+            "elapsed": elapsed,
+            "cpu_s": cpu_s,
+            "history": json.dumps(history),
+            "model_config": json.dumps(dataclasses.asdict(config)),
+            "train_config": json.dumps(dataclasses.asdict(tc)),
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "rng": gen.get_state(),
+        }
         tmp = state_path.with_suffix(".tmp")
         torch.save(blob, tmp)
         tmp.replace(state_path)
-        save_checkpoint(model, "superres", out / "model.safetensors", extra={"role": "post-processor", "step": str(step)})
-        summary = {"arch": "superres", "step": step, "wall_time_s": round(elapsed, 1), "cpu_time_s": round(cpu_s, 1),
-                   "train_config": dataclasses.asdict(tc), "model_config": dataclasses.asdict(config),
-                   "held_out": [int(i) for i in held_idx], "command": command,
-                   "last_losses": history[-1] if history else {}}
+        save_checkpoint(
+            model, "superres", out / "model.safetensors", extra={"role": "post-processor", "step": str(step)}
+        )
+        summary = {
+            "arch": "superres",
+            "step": step,
+            "wall_time_s": round(elapsed, 1),
+            "cpu_time_s": round(cpu_s, 1),
+            "train_config": dataclasses.asdict(tc),
+            "model_config": dataclasses.asdict(config),
+            "held_out": [int(i) for i in held_idx],
+            "command": command,
+            "last_losses": history[-1] if history else {},
+        }
         (out / "train.json").write_text(json.dumps(summary, indent=1))
         save_samples(model, show_low, show_high, out / "samples.png")
         from models.train import plot_losses  # matplotlib only when saving
@@ -229,25 +258,38 @@ def train(tc: SRTrainConfig, model_values: dict[str, Any], resume: bool = False,
                 history.append({"step": step, "l1": round(sum(running) / len(running), 5)})
                 running = []
                 if step % (tc.log_every * 10) == 0:
-                    print(f"step {step} l1 {history[-1]['l1']:.4f} {elapsed / 60:.1f} min "
-                          f"({cpu_s / 60:.1f} CPU min)", flush=True)
+                    print(
+                        f"step {step} l1 {history[-1]['l1']:.4f} {elapsed / 60:.1f} min ({cpu_s / 60:.1f} CPU min)",
+                        flush=True,
+                    )
             if time.monotonic() - last_ckpt > tc.ckpt_minutes * 60:
                 save()
                 last_ckpt = time.monotonic()
     except KeyboardInterrupt:
         print(f"\ninterrupted at step {step}; saving", flush=True)
     save()
-    print(f"done: {step} steps, {elapsed / 60:.1f} min ({cpu_s / 60:.1f} CPU min) -> {out}/model.safetensors", flush=True)
+    print(
+        f"done: {step} steps, {elapsed / 60:.1f} min ({cpu_s / 60:.1f} CPU min) -> {out}/model.safetensors", flush=True
+    )
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m models.train_superres", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m models.train_superres",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--data", default=SRTrainConfig.data)
     p.add_argument("--out", default=SRTrainConfig.out)
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="an SRTrainConfig or SuperResConfig field (model.NAME forces the latter)")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an SRTrainConfig or SuperResConfig field (model.NAME forces the latter)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
     args = p.parse_args(argv)
     from models.train import split_overrides  # the same typed --set parsing as the generator trainer
@@ -255,7 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     train_vals, model_vals = _split(args.sets, split_overrides)
     tc = dataclasses.replace(SRTrainConfig(data=args.data, out=args.out), **train_vals)
     command = "python -m models.train_superres " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    )
     train(tc, model_vals, resume=args.resume, command=command)
 
 
@@ -266,7 +309,9 @@ def _split(pairs: list[str], split_overrides: Any) -> tuple[dict[str, Any], dict
     hints = typing.get_type_hints(SRTrainConfig)
     mine = [kv for kv in pairs if kv.split("=", 1)[0] in hints]
     rest = [kv for kv in pairs if kv not in mine]
-    _, model_vals = split_overrides([f"model.{kv}" if not kv.startswith("model.") else kv for kv in rest], SuperResConfig)
+    _, model_vals = split_overrides(
+        [f"model.{kv}" if not kv.startswith("model.") else kv for kv in rest], SuperResConfig
+    )
     train_vals: dict[str, Any] = {}
     for kv in mine:
         key, raw = kv.split("=", 1)

@@ -41,7 +41,11 @@ class VAE(nn.Module):
         # encoder: full resolution down to the starting grid
         enc: list[nn.Module] = [nn.Conv2d(config.img_channels, ch[self.res[-1]], 3, padding=1), nn.LeakyReLU(0.2)]
         for r_in, r_out in zip(self.res[::-1][:-1], self.res[::-1][1:]):
-            enc += [nn.Conv2d(ch[r_in], ch[r_out], 4, stride=2, padding=1), nn.BatchNorm2d(ch[r_out]), nn.LeakyReLU(0.2)]
+            enc += [
+                nn.Conv2d(ch[r_in], ch[r_out], 4, stride=2, padding=1),
+                nn.BatchNorm2d(ch[r_out]),
+                nn.LeakyReLU(0.2),
+            ]
         self.encoder = nn.Sequential(*enc)
         self.to_stats = nn.Linear(c0 * s * s, 2 * config.z_dim)
         # decoder: the starting grid up to full resolution

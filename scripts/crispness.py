@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Crispness of a recording (issue 11's measure): see installation/bench/crispness.py.
 
-    .venv/bin/python scripts/crispness.py recording.mp4 [--every N] [--skip N] [--json PATH]
+.venv/bin/python scripts/crispness.py recording.mp4 [--every N] [--skip N] [--json PATH]
 """
 
 import sys

@@ -77,14 +77,20 @@ def write_still_then_moving(path: str | Path, fps: int = 20, size: tuple[int, in
     for i in range(4 * fps):
         frame = np.full((h, w, 3), 30, np.uint8)
         x = 10 if i < 2 * fps else 10 + int((w - 50) * (i - 2 * fps) / (2 * fps))
-        frame[40:80, x:x + 40] = (40, 200, 250)
+        frame[40:80, x : x + 40] = (40, 200, 250)
         writer.write(frame)
     writer.release()
     return path
 
 
-def write_photo_video(photo: str | Path, path: str | Path, size: tuple[int, int] = (160, 120), seconds: float = 4.0,
-                      fps: int = 10, seed: int = 0) -> Path:
+def write_photo_video(
+    photo: str | Path,
+    path: str | Path,
+    size: tuple[int, int] = (160, 120),
+    seconds: float = 4.0,
+    fps: int = 10,
+    seed: int = 0,
+) -> Path:
     """A real photo filmed by a hand-held camera: each frame the photo at `size`, shaken by about a
     pixel and with sensor noise (sigma 2 grey levels), MJPG .avi. The picture itself is untouched."""
     rng = np.random.default_rng(seed)

@@ -23,9 +23,12 @@ def main_cmd(*args: str) -> list[str]:
     return [sys.executable, str(ROOT / "main.py"), *args]
 
 
-def run_main(*args: str, timeout_s: float = 120.0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(main_cmd(*args), cwd=ROOT, env=env or app_env(), capture_output=True, text=True,
-                          timeout=timeout_s)
+def run_main(
+    *args: str, timeout_s: float = 120.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        main_cmd(*args), cwd=ROOT, env=env or app_env(), capture_output=True, text=True, timeout=timeout_s
+    )
 
 
 def read_stats(path: Path) -> list[dict]:
@@ -45,8 +48,9 @@ def free_udp_port() -> int:
 def start_main(*args: str, env: dict[str, str] | None = None, log_path: Path | None = None) -> subprocess.Popen[str]:
     """main.py in the background (stdout+stderr to log_path, or discarded); stop it with stop_main."""
     out = open(log_path, "w") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen(main_cmd(*args), cwd=ROOT, env=env or app_env(), stdout=out, stderr=subprocess.STDOUT,
-                            text=True)
+    return subprocess.Popen(
+        main_cmd(*args), cwd=ROOT, env=env or app_env(), stdout=out, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def stop_main(proc: subprocess.Popen[str], timeout_s: float = 30.0) -> int:

@@ -114,11 +114,13 @@ def start_xvfb(width: int = 1280, height: int = 720) -> Iterator[str]:
         env = {**os.environ, "DISPLAY": display}
         openbox = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if shutil.which("xprop"):  # the WM announces itself on the root window once it manages it
+
             def wm_ready() -> bool:
                 result = subprocess.run(
                     ["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], env=env, capture_output=True, text=True
                 )
                 return "window id" in result.stdout
+
             _wait_until(wm_ready, STARTUP_TIMEOUT_S, "openbox", openbox)
         else:
             time.sleep(0.5)
@@ -142,11 +144,7 @@ def pulse_client_env(pulse_dir: str | Path) -> dict[str, str]:
     # Include the system ALSA config, then route "default" to PulseAudio explicitly; this does not
     # depend on the pulse.conf hook noticing that a server is running.
     asound_conf = pulse_dir / "asound.conf"
-    asound_conf.write_text(
-        "</usr/share/alsa/alsa.conf>\n"
-        "pcm.!default { type pulse }\n"
-        "ctl.!default { type pulse }\n"
-    )
+    asound_conf.write_text("</usr/share/alsa/alsa.conf>\npcm.!default { type pulse }\nctl.!default { type pulse }\n")
     client_conf = pulse_dir / "client.conf"
     client_conf.write_text("autospawn = no\n")
     return {
@@ -193,8 +191,14 @@ def start_pulseaudio(pulse_dir: str | Path | None = None) -> Iterator[dict[str, 
     try:
         daemon = subprocess.Popen(
             [
-                "pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-                "--system=false", "-n", "--use-pid-file=no", "--disable-shm=yes",
+                "pulseaudio",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--disallow-exit",
+                "--system=false",
+                "-n",
+                "--use-pid-file=no",
+                "--disable-shm=yes",
                 "--log-target=stderr",
                 f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
                 f"--load=module-null-sink sink_name={NULL_SINK} rate=44100 channels=2",

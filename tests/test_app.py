@@ -5,7 +5,6 @@ import os
 import time
 
 import cv2
-
 import numpy as np
 import pygame
 import pytest
@@ -18,8 +17,10 @@ from tests.runner import run_main
 
 
 def headless_config(*overrides: str):
-    return load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                              "microphone.source=none", *overrides])
+    return load_config(
+        None,
+        ["display.mode=headless", "display.size=[160, 90]", "camera.source=none", "microphone.source=none", *overrides],
+    )
 
 
 @pytest.fixture
@@ -123,8 +124,18 @@ def test_bad_quit_chord_is_a_config_error():
 def test_stats_record_is_complete(app):
     step(app, 5)
     record = app.stats_record()
-    for key_ in ("fps", "generator_fps", "latency_ms_p50", "latency_ms_p95", "features", "sources", "model",
-                 "preset", "touch", "latent_speed"):
+    for key_ in (
+        "fps",
+        "generator_fps",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "features",
+        "sources",
+        "model",
+        "preset",
+        "touch",
+        "latent_speed",
+    ):
         assert key_ in record
     assert record["sources"]["camera"]["state"] == "off"
     assert set(record["features"]) >= {"loudness", "loudness_db", "motion", "brightness"}
@@ -135,7 +146,10 @@ def test_cli_config_error_is_one_line_and_exit_2(tmp_path):
     path.write_text("[display]\nfps = 'fast'\n")
     proc = run_main("--config", str(path), "--headless", "--seconds", "1", timeout_s=60)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"reverie: config error: {path}: display.fps: expected an integer from 1 to 240, got 'fast'"
+    assert (
+        proc.stderr.strip()
+        == f"reverie: config error: {path}: display.fps: expected an integer from 1 to 240, got 'fast'"
+    )
 
 
 def test_list_models_names_the_builtin():
@@ -150,6 +164,7 @@ def test_config_is_frozen():
 
 def preset_copy(tmp_path, name="1-gallery"):
     from installation.mapping.presets import PRESET_DIR
+
     path = tmp_path / f"{name}.toml"
     path.write_text((PRESET_DIR / f"{name}.toml").read_text())
     return path

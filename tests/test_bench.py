@@ -77,10 +77,18 @@ def test_stage_breakdown_splits_a_traced_step_into_stages_that_add_up():
     frame_times = [10.018, 10.041]
     rows = breakdown(tl, frame_times, [edge_s], [1], -40.0)
     assert len(rows) == 1
-    expected = {"capture": 4.0, "analysis": 11.0, "mapping": 7.0, "slot": 3.0, "render": 10.0, "compose": 5.0,
-                "present": 1.0}
+    expected = {
+        "capture": 4.0,
+        "analysis": 11.0,
+        "mapping": 7.0,
+        "slot": 3.0,
+        "render": 10.0,
+        "compose": 5.0,
+        "present": 1.0,
+    }
     assert rows[0] == {k: np.float64(v) for k, v in expected.items()} or all(
-        abs(rows[0][k] - v) < 1e-6 for k, v in expected.items())
+        abs(rows[0][k] - v) < 1e-6 for k, v in expected.items()
+    )
     assert abs(sum(rows[0].values()) - (frame_times[1] - edge_s) * 1e3) < 1e-6
     summary = summarize_stages(rows)
     assert summary["traced"] == 1 and set(STAGES) < set(summary)

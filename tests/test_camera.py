@@ -54,9 +54,7 @@ def close_later() -> list[CameraSource]:
         source.close()
 
 
-def test_video_file_delivers_resized_moving_frames_and_loops(
-    tmp_path: Path, close_later: list[CameraSource]
-) -> None:
+def test_video_file_delivers_resized_moving_frames_and_loops(tmp_path: Path, close_later: list[CameraSource]) -> None:
     video = write_test_video(tmp_path / "clip.avi", seconds=1.0, fps=20.0, size=(320, 240))
     source = CameraSource(str(video), size=(80, 60))
     close_later.append(source)

@@ -27,17 +27,20 @@ def test_file_and_overrides_apply_in_order(tmp_path):
     assert config.microphone.source == "none"
 
 
-@pytest.mark.parametrize("text, key, expected", [
-    ("[display]\nfpz = 3\n", "display.fpz", "unknown key"),
-    ("[dispaly]\nfps = 3\n", "dispaly", "unknown key"),
-    ("[display]\nfps = \"fast\"\n", "display.fps", "expected an integer from 1 to 240, got 'fast'"),
-    ("[display]\nfps = 1000\n", "display.fps", "expected an integer from 1 to 240, got 1000"),
-    ("[display]\nfit = \"zoom\"\n", "display.fit", "one of 'cover', 'letterbox'"),
-    ("[display]\nsize = [1280]\n", "display.size", "a list of 2 ints"),
-    ("[hud]\nvisible = 1\n", "hud.visible", "true or false"),
-    ("[camera]\nretry_s = -1\n", "camera.retry_s", "a number from 0.05 to 600.0"),
-    ("display = 3\n", "display", "expected a table"),
-])
+@pytest.mark.parametrize(
+    "text, key, expected",
+    [
+        ("[display]\nfpz = 3\n", "display.fpz", "unknown key"),
+        ("[dispaly]\nfps = 3\n", "dispaly", "unknown key"),
+        ('[display]\nfps = "fast"\n', "display.fps", "expected an integer from 1 to 240, got 'fast'"),
+        ("[display]\nfps = 1000\n", "display.fps", "expected an integer from 1 to 240, got 1000"),
+        ('[display]\nfit = "zoom"\n', "display.fit", "one of 'cover', 'letterbox'"),
+        ("[display]\nsize = [1280]\n", "display.size", "a list of 2 ints"),
+        ("[hud]\nvisible = 1\n", "hud.visible", "true or false"),
+        ("[camera]\nretry_s = -1\n", "camera.retry_s", "a number from 0.05 to 600.0"),
+        ("display = 3\n", "display", "expected a table"),
+    ],
+)
 def test_bad_values_name_file_key_and_expectation(tmp_path, text, key, expected):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
@@ -88,7 +91,11 @@ def test_example_config_shows_every_default():
     path = Path(__file__).parent.parent / "config" / "example.toml"
     table = tomllib.loads(path.read_text())
     defaults = to_dict(Config())
-    missing = [f"{section}.{key}" for section, values in defaults.items() for key in values
-               if key not in table.get(section, {})]
+    missing = [
+        f"{section}.{key}"
+        for section, values in defaults.items()
+        for key in values
+        if key not in table.get(section, {})
+    ]
     assert missing == [], f"config/example.toml lacks {missing}"
     assert to_dict(load_config(path)) == defaults

@@ -21,12 +21,37 @@ SECTIONS = {f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.f
 KEYS = [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
 
 toml_literal = st.one_of(
-    st.integers(-10**12, 10**12).map(str),
+    st.integers(-(10**12), 10**12).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(lambda x: repr(x).replace("inf", "inf").replace("nan", "nan")),
-    st.sampled_from(["nan", "-inf", "+inf", "true", "false", "[]", "[1, 2]", "[16, 16]", "[1.5, 2]", "{}",
-                     "{a = 1}", '"x"', "'y'", '""', "[[1]]", "1979-05-27", "0x10", "1e400", "-0",
-                     '"Tue-Sun 10:00-18:00"',
-                     '"Mon-Mon 00:00-24:00"', '"ctrl+shift+alt+u"', '"cover"', '"black"', '"calm"']),
+    st.sampled_from(
+        [
+            "nan",
+            "-inf",
+            "+inf",
+            "true",
+            "false",
+            "[]",
+            "[1, 2]",
+            "[16, 16]",
+            "[1.5, 2]",
+            "{}",
+            "{a = 1}",
+            '"x"',
+            "'y'",
+            '""',
+            "[[1]]",
+            "1979-05-27",
+            "0x10",
+            "1e400",
+            "-0",
+            '"Tue-Sun 10:00-18:00"',
+            '"Mon-Mon 00:00-24:00"',
+            '"ctrl+shift+alt+u"',
+            '"cover"',
+            '"black"',
+            '"calm"',
+        ]
+    ),
     st.text(max_size=30),
 )
 
@@ -55,8 +80,11 @@ def test_parse_override_only_raises_config_error(text):
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.sampled_from(KEYS + ["display", "nope.key", "display.size.x", "a.b.c"]), toml_literal),
-                max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(KEYS + ["display", "nope.key", "display.size.x", "a.b.c"]), toml_literal), max_size=4
+    )
+)
 def test_overrides_give_a_valid_config_or_one_config_error(pairs):
     try:
         config = load_config(None, [f"{k}={v}" for k, v in pairs])

@@ -37,8 +37,10 @@ def test_ffmpeg_for_a_recording_inherits_no_c_library_descriptors(tmp_path: Path
     try:
         recorder.start()
         children = []
-        assert wait_for(lambda: bool(children.extend(c for c in psutil.Process().children() if "ffmpeg" in c.name())
-                                     or children), 10.0), "ffmpeg did not start"
+        assert wait_for(
+            lambda: bool(children.extend(c for c in psutil.Process().children() if "ffmpeg" in c.name()) or children),
+            10.0,
+        ), "ffmpeg did not start"
         targets = _targets(children[0].pid)
         recorder.add(np.zeros((48, 64, 3), np.uint8).tobytes(), 0.0)
     finally:

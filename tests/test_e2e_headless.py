@@ -18,9 +18,25 @@ def test_headless_show_records_an_animating_mp4_and_sound_speeds_it_up(tmp_path)
     # 4 s of near-silence, then 4 s of a loud tone; the file loops, so the show hears both.
     wav = write_test_wav(tmp_path / "room.wav", segments=[(4.0, 0.0005, 220.0), (4.0, 0.7, 220.0)])
     out, stats_path = tmp_path / "out.mp4", tmp_path / "stats.jsonl"
-    proc = run_main("--headless", "--seconds", str(SECONDS), "--record", str(out), "--camera", str(video),
-                    "--mic", str(wav), "--stats", str(stats_path), "--set", f"display.size=[{SIZE[0]}, {SIZE[1]}]",
-                    "--set", f"display.fps={FPS}", "--set", "stats.interval_s=0.25")
+    proc = run_main(
+        "--headless",
+        "--seconds",
+        str(SECONDS),
+        "--record",
+        str(out),
+        "--camera",
+        str(video),
+        "--mic",
+        str(wav),
+        "--stats",
+        str(stats_path),
+        "--set",
+        f"display.size=[{SIZE[0]}, {SIZE[1]}]",
+        "--set",
+        f"display.fps={FPS}",
+        "--set",
+        "stats.interval_s=0.25",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     # The MP4: H.264, the size of the screen, one frame per 1/FPS of wall-clock show time.
@@ -58,9 +74,27 @@ def test_headless_show_records_an_animating_mp4_and_sound_speeds_it_up(tmp_path)
 def test_record_fps_sets_the_recordings_frame_rate_not_the_shows(tmp_path):
     """record.fps = 15 on a 30 fps show: a 15 fps MP4 as long as the show (the encoder's CPU halves)."""
     out, stats_path = tmp_path / "half.mp4", tmp_path / "stats.jsonl"
-    proc = run_main("--headless", "--seconds", "4", "--record", str(out), "--camera", "none", "--mic", "none",
-                    "--stats", str(stats_path), "--set", "display.size=[192, 108]", "--set", "display.fps=30",
-                    "--set", "record.fps=15", "--set", "stats.interval_s=0.5")
+    proc = run_main(
+        "--headless",
+        "--seconds",
+        "4",
+        "--record",
+        str(out),
+        "--camera",
+        "none",
+        "--mic",
+        "none",
+        "--stats",
+        str(stats_path),
+        "--set",
+        "display.size=[192, 108]",
+        "--set",
+        "display.fps=30",
+        "--set",
+        "record.fps=15",
+        "--set",
+        "stats.interval_s=0.5",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     n_frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(out))
     assert 3.0 <= seconds <= 5.0 and abs(n_frames / seconds - 15) < 1.0, (n_frames, seconds)

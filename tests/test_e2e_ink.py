@@ -34,7 +34,7 @@ def quiet_then_drums(path: Path) -> Path:
         rate = w.getframerate()
         loop = np.frombuffer(w.readframes(w.getnframes()), "<i2")
     silence = np.zeros(int(QUIET_S * rate), "<i2")
-    drums = loop[:int(LOUD_S * rate)]
+    drums = loop[: int(LOUD_S * rate)]
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
@@ -48,11 +48,34 @@ def show(tmp_path_factory):
     d = tmp_path_factory.mktemp("ink")
     model, wav = field_model(d / "field.safetensors"), quiet_then_drums(d / "room.wav")
     out, stats_path = d / "ink.mp4", d / "stats.jsonl"
-    proc = run_main("--headless", "--seconds", "16", "--record", str(out), "--camera",
-                    str(DATA / "vtest_people_160x120.avi"), "--mic", str(wav), "--model", str(model),
-                    "--stats", str(stats_path), "--set", 'run.preset="6-ink"', "--set", "display.size=[480, 270]",
-                    "--set", "display.fps=30", "--set", "stats.interval_s=0.25", "--set", "osc.enabled=false",
-                    "--set", "midi.enabled=false", timeout_s=180)
+    proc = run_main(
+        "--headless",
+        "--seconds",
+        "16",
+        "--record",
+        str(out),
+        "--camera",
+        str(DATA / "vtest_people_160x120.avi"),
+        "--mic",
+        str(wav),
+        "--model",
+        str(model),
+        "--stats",
+        str(stats_path),
+        "--set",
+        'run.preset="6-ink"',
+        "--set",
+        "display.size=[480, 270]",
+        "--set",
+        "display.fps=30",
+        "--set",
+        "stats.interval_s=0.25",
+        "--set",
+        "osc.enabled=false",
+        "--set",
+        "midi.enabled=false",
+        timeout_s=180,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return read_stats(stats_path), out
 

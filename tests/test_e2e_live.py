@@ -16,16 +16,39 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from tests.runner import free_udp_port, start_main, stop_main, wait_stats
 
-COMMON = ("--headless", "--camera", "none", "--mic", "none", "--set", "display.size=[192, 108]",
-          "--set", "display.fps=30", "--set", "stats.interval_s=0.2", "--set", "midi.enabled=false")
+COMMON = (
+    "--headless",
+    "--camera",
+    "none",
+    "--mic",
+    "none",
+    "--set",
+    "display.size=[192, 108]",
+    "--set",
+    "display.fps=30",
+    "--set",
+    "stats.interval_s=0.2",
+    "--set",
+    "midi.enabled=false",
+)
 
 
 def show(tmp_path: Path, name: str, *extra: str):
     port = free_udp_port()
     stats = tmp_path / f"{name}.jsonl"
-    proc = start_main(*COMMON, "--stats", str(stats), "--set", f"osc.port={port}",
-                      "--set", f'run.snapshot_dir="{tmp_path / name}-snaps"', "--set", f'record.dir="{tmp_path / name}-rec"',
-                      *extra, log_path=tmp_path / f"{name}.log")
+    proc = start_main(
+        *COMMON,
+        "--stats",
+        str(stats),
+        "--set",
+        f"osc.port={port}",
+        "--set",
+        f'run.snapshot_dir="{tmp_path / name}-snaps"',
+        "--set",
+        f'record.dir="{tmp_path / name}-rec"',
+        *extra,
+        log_path=tmp_path / f"{name}.log",
+    )
     return proc, stats, port, SimpleUDPClient("127.0.0.1", port)
 
 
@@ -61,8 +84,9 @@ def test_osc_plays_the_running_show(tmp_path: Path) -> None:
             osc.send_message("/reverie/param/zoom", "not a number")
         raw.close()
         before = wait_stats(stats, lambda s: True, 5, proc)
-        s = wait_stats(stats, lambda s: s["frames"] > before["frames"] + 30 and s["live"]["osc"]["rejected"] > 1000,
-                       20, proc)
+        s = wait_stats(
+            stats, lambda s: s["frames"] > before["frames"] + 30 and s["live"]["osc"]["rejected"] > 1000, 20, proc
+        )
         assert s["fps"] > 10
     finally:
         code = stop_main(proc)
@@ -108,17 +132,54 @@ SAME_MODEL = ("--set", 'generator.model="vae-emoji"')
 
 def test_leader_and_followers_render_one_picture(tmp_path: Path) -> None:
     f_port, p_port = free_udp_port(), free_udp_port()
-    leader_args = ("--set", 'sync.role="leader"', "--set", f'sync.followers=["127.0.0.1:{f_port}", "127.0.0.1:{p_port}"]',
-                   "--set", "mapping.seed=1", "--set", 'run.preset="1-gallery"', *SAME_MODEL)
+    leader_args = (
+        "--set",
+        'sync.role="leader"',
+        "--set",
+        f'sync.followers=["127.0.0.1:{f_port}", "127.0.0.1:{p_port}"]',
+        "--set",
+        "mapping.seed=1",
+        "--set",
+        'run.preset="1-gallery"',
+        *SAME_MODEL,
+    )
     leader, l_stats, l_port, l_osc = show(tmp_path, "leader", *leader_args)
-    follower = start_main(*COMMON, "--stats", str(tmp_path / "follower.jsonl"), "--set", f"osc.port={f_port}",
-                          "--set", 'sync.role="follower"', "--set", "mapping.seed=99", "--set", 'run.preset="1-gallery"',
-                          *SAME_MODEL,
-                          "--set", f'run.snapshot_dir="{tmp_path / "follower"}-snaps"', log_path=tmp_path / "follower.log")
-    pano = start_main(*COMMON, "--stats", str(tmp_path / "pano.jsonl"), "--set", f"osc.port={p_port}",
-                      "--set", 'sync.role="follower"', "--set", "sync.offset=1.0", "--set", "mapping.seed=1",
-                      "--set", 'run.preset="1-gallery"', *SAME_MODEL,  # all three start as the leader does
-                      "--set", f'run.snapshot_dir="{tmp_path / "pano"}-snaps"', log_path=tmp_path / "pano.log")
+    follower = start_main(
+        *COMMON,
+        "--stats",
+        str(tmp_path / "follower.jsonl"),
+        "--set",
+        f"osc.port={f_port}",
+        "--set",
+        'sync.role="follower"',
+        "--set",
+        "mapping.seed=99",
+        "--set",
+        'run.preset="1-gallery"',
+        *SAME_MODEL,
+        "--set",
+        f'run.snapshot_dir="{tmp_path / "follower"}-snaps"',
+        log_path=tmp_path / "follower.log",
+    )
+    pano = start_main(
+        *COMMON,
+        "--stats",
+        str(tmp_path / "pano.jsonl"),
+        "--set",
+        f"osc.port={p_port}",
+        "--set",
+        'sync.role="follower"',
+        "--set",
+        "sync.offset=1.0",
+        "--set",
+        "mapping.seed=1",
+        "--set",
+        'run.preset="1-gallery"',
+        *SAME_MODEL,  # all three start as the leader does
+        "--set",
+        f'run.snapshot_dir="{tmp_path / "pano"}-snaps"',
+        log_path=tmp_path / "pano.log",
+    )
     procs = [leader, follower, pano]
     try:
         for path, proc in ((tmp_path / "follower.jsonl", follower), (tmp_path / "pano.jsonl", pano)):
@@ -132,17 +193,24 @@ def test_leader_and_followers_render_one_picture(tmp_path: Path) -> None:
         assert s["live"]["tempo"]["bpm"] == pytest.approx(128.0)
         wait_stats(tmp_path / "pano.jsonl", lambda s: s["preset"] == "Touch garden", 20, pano)
         time.sleep(3.0)  # crossfades over
-        leader_pic, follower_pic, pano_pic = snapshot_pair(tmp_path, [l_port, f_port, p_port],
-                                                           ["leader", "follower", "pano"])
+        leader_pic, follower_pic, pano_pic = snapshot_pair(
+            tmp_path, [l_port, f_port, p_port], ["leader", "follower", "pano"]
+        )
         same = float(np.abs(leader_pic - follower_pic).mean())
         neighbour = float(np.abs(leader_pic - pano_pic).mean())
         assert same < 2.0, f"follower differs from its leader by {same:.1f} grey levels"
-        assert neighbour > 2 * same and neighbour > 4.0, f"the panorama neighbour is not a different region ({neighbour:.1f})"
+        assert neighbour > 2 * same and neighbour > 4.0, (
+            f"the panorama neighbour is not a different region ({neighbour:.1f})"
+        )
 
         stop_main(leader)  # the leader goes: followers carry on alone
         gone = wait_stats(tmp_path / "follower.jsonl", lambda s: True, 5, follower)["frames"]
-        s = wait_stats(tmp_path / "follower.jsonl",
-                       lambda s: s["frames"] > gone and not s["live"]["sync"]["following"], 15, follower)
+        s = wait_stats(
+            tmp_path / "follower.jsonl",
+            lambda s: s["frames"] > gone and not s["live"]["sync"]["following"],
+            15,
+            follower,
+        )
         frames = s["frames"]
         wait_stats(tmp_path / "follower.jsonl", lambda s: s["frames"] > frames + 30, 15, follower)
     finally:
@@ -177,8 +245,16 @@ def test_the_running_show_goes_out_over_ndi(tmp_path: Path) -> None:
     from tests.test_video_out import ndi_receiver
 
     name = f"reverie-e2e-{uuid.uuid4().hex[:8]}"
-    proc, stats, _, osc = show(tmp_path, "show", "--set", 'video_out.backend="ndi"', "--set", f'video_out.name="{name}"',
-                               "--set", "video_out.size=[160, 90]")
+    proc, stats, _, osc = show(
+        tmp_path,
+        "show",
+        "--set",
+        'video_out.backend="ndi"',
+        "--set",
+        f'video_out.name="{name}"',
+        "--set",
+        "video_out.size=[160, 90]",
+    )
     try:
         wait_stats(stats, lambda s: s["live"].get("video_out", {}).get("sent", 0) > 5, 60, proc)
         osc.send_message("/reverie/param/speed", 20.0)  # a fast walk: consecutive received frames differ

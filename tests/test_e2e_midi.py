@@ -45,11 +45,32 @@ def test_a_midi_controller_plays_the_running_show(backend, tmp_path: Path) -> No
     out = backend.open_output("E2E Controller", virtual=True)
     port = free_udp_port()
     stats = tmp_path / "stats.jsonl"
-    proc = start_main("--headless", "--camera", "none", "--mic", "none", "--stats", str(stats),
-                      "--set", "display.size=[160, 90]", "--set", "display.fps=30", "--set", "stats.interval_s=0.2",
-                      "--set", f'run.preset="{preset}"', "--set", f"osc.port={port}",
-                      "--set", f'midi.backend="{JACK}"', "--set", 'midi.port="E2E Controller"', "--set", "midi.rescan_s=0.3",
-                      log_path=tmp_path / "show.log")
+    proc = start_main(
+        "--headless",
+        "--camera",
+        "none",
+        "--mic",
+        "none",
+        "--stats",
+        str(stats),
+        "--set",
+        "display.size=[160, 90]",
+        "--set",
+        "display.fps=30",
+        "--set",
+        "stats.interval_s=0.2",
+        "--set",
+        f'run.preset="{preset}"',
+        "--set",
+        f"osc.port={port}",
+        "--set",
+        f'midi.backend="{JACK}"',
+        "--set",
+        'midi.port="E2E Controller"',
+        "--set",
+        "midi.rescan_s=0.3",
+        log_path=tmp_path / "show.log",
+    )
     stop = threading.Event()
     try:
         wait_stats(stats, lambda s: s["frames"] > 5 and s["live"].get("midi", {}).get("ports"), 60, proc)

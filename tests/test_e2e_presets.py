@@ -36,16 +36,36 @@ def median_speed(stats, keep):
 def test_preset_responds_to_sound_and_motion_in_the_running_show(preset, media, tmp_path):
     video, wav = media
     out, stats_path = tmp_path / "out.mp4", tmp_path / "stats.jsonl"
-    proc = run_main("--headless", "--seconds", "9", "--record", str(out), "--camera", str(video), "--mic", str(wav),
-                    "--stats", str(stats_path), "--set", f'run.preset="{preset}"', "--set", "display.size=[192, 108]",
-                    "--set", "display.fps=30", "--set", "stats.interval_s=0.25")
+    proc = run_main(
+        "--headless",
+        "--seconds",
+        "9",
+        "--record",
+        str(out),
+        "--camera",
+        str(video),
+        "--mic",
+        str(wav),
+        "--stats",
+        str(stats_path),
+        "--set",
+        f'run.preset="{preset}"',
+        "--set",
+        "display.size=[192, 108]",
+        "--set",
+        "display.fps=30",
+        "--set",
+        "stats.interval_s=0.25",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     stats = read_stats(stats_path)
     assert stats and stats[-1]["preset"]
     quiet_still = median_speed(stats, lambda f: f["loudness"] < 0.05 and f["motion"] < 0.01)
     quiet_moving = median_speed(stats, lambda f: f["loudness"] < 0.05 and f["motion"] > 0.04)
     loud = median_speed(stats, lambda f: f["loudness"] > 0.8)
-    assert None not in (quiet_still, quiet_moving, loud), [(s["features"]["loudness"], s["features"]["motion"]) for s in stats]
+    assert None not in (quiet_still, quiet_moving, loud), [
+        (s["features"]["loudness"], s["features"]["motion"]) for s in stats
+    ]
     assert loud > RATIO * quiet_still, (preset, quiet_still, loud)
     assert quiet_moving > RATIO * quiet_still, (preset, quiet_still, quiet_moving)
     n_frames, _ = imageio_ffmpeg.count_frames_and_secs(str(out))
@@ -56,8 +76,16 @@ def test_preset_responds_to_sound_and_motion_in_the_running_show(preset, media, 
 def test_preset_responds_to_touch(preset):
     speeds = {}
     for touched in (False, True):
-        config = load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                    "microphone.source=none", f'run.preset="{preset}"'])
+        config = load_config(
+            None,
+            [
+                "display.mode=headless",
+                "display.size=[160, 90]",
+                "camera.source=none",
+                "microphone.source=none",
+                f'run.preset="{preset}"',
+            ],
+        )
         app = App(config)
         app.setup()
         try:
@@ -66,8 +94,9 @@ def test_preset_responds_to_touch(preset):
                 if touched:
                     pos = (40 + i % 30 * 3, 45)
                     kind = pygame.MOUSEBUTTONDOWN if i == 0 else pygame.MOUSEMOTION
-                    pygame.event.post(pygame.event.Event(kind, pos=pos, button=1, buttons=(1, 0, 0), rel=(3, 0),
-                                                         touch=False))
+                    pygame.event.post(
+                        pygame.event.Event(kind, pos=pos, button=1, buttons=(1, 0, 0), rel=(3, 0), touch=False)
+                    )
                 app.update(1 / 60)
                 total += app.out.state.latent_speed if i > 10 else 0.0
             speeds[touched] = total

@@ -13,9 +13,27 @@ from tests.runner import read_stats, start_main, stop_main, wait_stats
 from tests.test_web_browser import free_tcp_port
 
 FPS = 30
-COMMON = ("--headless", "--camera", "none", "--mic", "none", "--set", "display.size=[320, 180]",
-          "--set", f"display.fps={FPS}", "--set", "midi.enabled=false", "--set", "osc.enabled=false",
-          "--set", "stats.interval_s=0.5", "--set", "web.enabled=true", "--set", "web.token=T")
+COMMON = (
+    "--headless",
+    "--camera",
+    "none",
+    "--mic",
+    "none",
+    "--set",
+    "display.size=[320, 180]",
+    "--set",
+    f"display.fps={FPS}",
+    "--set",
+    "midi.enabled=false",
+    "--set",
+    "osc.enabled=false",
+    "--set",
+    "stats.interval_s=0.5",
+    "--set",
+    "web.enabled=true",
+    "--set",
+    "web.token=T",
+)
 
 
 def hammer(port: int, stop: threading.Event, counts: dict[int, int], lock: threading.Lock, fresh: bool) -> None:
@@ -63,8 +81,9 @@ def test_a_flood_of_requests_never_slows_the_show(tmp_path: Path) -> None:
     try:
         wait_stats(stats, lambda s: s["t_s"] > 4 and s["fps"] > 0, 90, proc)  # past start-up
         before = stretch(stats, 5.0)
-        threads = [threading.Thread(target=hammer, args=(port, stop, counts, lock, i == 0), daemon=True)
-                   for i in range(32)]
+        threads = [
+            threading.Thread(target=hammer, args=(port, stop, counts, lock, i == 0), daemon=True) for i in range(32)
+        ]
         for thread in threads:
             thread.start()
         time.sleep(2.0)  # the flood is under way
@@ -86,9 +105,13 @@ def test_a_flood_of_requests_never_slows_the_show(tmp_path: Path) -> None:
     assert counts.get(429, 0) > 20 and counts.get(200, 0) > 20, counts  # the flood happened and was refused
     assert len(before) >= 8 and len(flood) >= 10 and len(after) >= 8
     quiet_fps = min(median_fps(before), median_fps(after))
-    print(f"median fps: quiet {median_fps(before):.1f} / {median_fps(after):.1f}, under the flood "
-          f"{median_fps(flood):.1f} {[r['fps'] for r in flood]}; answers {counts}")
-    assert median_fps(flood) >= 0.9 * quiet_fps, f"the flood slowed the show: {quiet_fps:.1f} -> {median_fps(flood):.1f} fps"
+    print(
+        f"median fps: quiet {median_fps(before):.1f} / {median_fps(after):.1f}, under the flood "
+        f"{median_fps(flood):.1f} {[r['fps'] for r in flood]}; answers {counts}"
+    )
+    assert median_fps(flood) >= 0.9 * quiet_fps, (
+        f"the flood slowed the show: {quiet_fps:.1f} -> {median_fps(flood):.1f} fps"
+    )
     assert log.count("sends more than 20 requests a second") <= 2  # once a minute per client, not per request
 
 
@@ -100,9 +123,26 @@ def test_the_issues_command_line_serves_page_and_api(tmp_path: Path) -> None:
             pass
     except OSError:
         port = free_tcp_port()  # a CI machine may run something on 8080; the defaults are checked in test_web
-    proc = start_main("--headless", "--set", "web.enabled=true", "--set", "web.token=T", "--camera", "none",
-                      "--mic", "none", "--set", "midi.enabled=false", "--set", "osc.enabled=false",
-                      "--set", f"web.port={port}", "--set", "display.size=[320, 180]", log_path=tmp_path / "show.log")
+    proc = start_main(
+        "--headless",
+        "--set",
+        "web.enabled=true",
+        "--set",
+        "web.token=T",
+        "--camera",
+        "none",
+        "--mic",
+        "none",
+        "--set",
+        "midi.enabled=false",
+        "--set",
+        "osc.enabled=false",
+        "--set",
+        f"web.port={port}",
+        "--set",
+        "display.size=[320, 180]",
+        log_path=tmp_path / "show.log",
+    )
     try:
         deadline = time.monotonic() + 90
         status: dict = {}

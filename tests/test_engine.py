@@ -111,8 +111,18 @@ def test_learned_mapping_round_trip_and_prediction(tmp_path):
     loaded = LearnedMapping.load(path)
     assert np.linalg.norm(loaded.predict({"loudness": 1.0, "motion": 0.05}) - loud_z) < 0.5
     assert np.linalg.norm(loaded.predict({"loudness": 0.0, "motion": 0.05}) - quiet_z) < 0.5
-    path.write_text(json.dumps({"format": "reverie-learned/1", "features": ["a"], "mean": [0], "std": [1],
-                                "weights": [[1, 2]], "bias": [float("nan"), 0]}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "reverie-learned/1",
+                "features": ["a"],
+                "mean": [0],
+                "std": [1],
+                "weights": [[1, 2]],
+                "bias": [float("nan"), 0],
+            }
+        )
+    )
     with pytest.raises(ValueError, match="not a usable learned mapping"):
         LearnedMapping.load(path)
 

@@ -40,10 +40,32 @@ def test_disk_full_while_recording_and_saving_state(tmp_path, tiny_disk: Path):
     (tiny_disk / "filler").write_bytes(b"\0" * (free - 60_000))  # someone else's files fill the disk
     stats = tmp_path / "stats.jsonl"
     out = tiny_disk / "show.mp4"
-    proc = run_main("--headless", "--seconds", "8", "--camera", "none", "--mic", "none", "--record", str(out),
-                    "--stats", str(stats), "--set", f'state.path="{state}"', "--set", "state.interval_s=0.5",
-                    "--set", "record.crf=0", "--set", "display.size=[320, 180]", "--set", "display.fps=20",
-                    "--set", "stats.interval_s=0.5", timeout_s=180)
+    proc = run_main(
+        "--headless",
+        "--seconds",
+        "8",
+        "--camera",
+        "none",
+        "--mic",
+        "none",
+        "--record",
+        str(out),
+        "--stats",
+        str(stats),
+        "--set",
+        f'state.path="{state}"',
+        "--set",
+        "state.interval_s=0.5",
+        "--set",
+        "record.crf=0",
+        "--set",
+        "display.size=[320, 180]",
+        "--set",
+        "display.fps=20",
+        "--set",
+        "stats.interval_s=0.5",
+        timeout_s=180,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stderr
     assert log.count("recording to") == 1 and "stopped after" in log and "No space left" in log, log[-3000:]

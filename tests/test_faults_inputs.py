@@ -57,10 +57,15 @@ class MjpegCamera:
                     while not stop.is_set():
                         frame = np.full((120, 160, 3), 20, np.uint8)
                         x = (i * 7) % 120
-                        frame[40:80, x:x + 40] = (60, 220, 250)
+                        frame[40:80, x : x + 40] = (60, 220, 250)
                         jpg = cv2.imencode(".jpg", frame)[1].tobytes()
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                         + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                            + str(len(jpg)).encode()
+                            + b"\r\n\r\n"
+                            + jpg
+                            + b"\r\n"
+                        )
                         i += 1
                         time.sleep(0.05)
                 except OSError:
@@ -90,9 +95,19 @@ class MjpegCamera:
 def test_camera_unplugged_mid_show_and_plugged_back(tmp_path, caplog):
     camera_server = MjpegCamera()
     camera_server.plug_in()
-    app = App(load_config(None, ["display.mode=headless", "display.size=[160, 90]",
-                                 f'camera.source="{camera_server.url}"', "microphone.source=none",
-                                 "camera.retry_s=0.2", "camera.max_retry_s=0.5"]))
+    app = App(
+        load_config(
+            None,
+            [
+                "display.mode=headless",
+                "display.size=[160, 90]",
+                f'camera.source="{camera_server.url}"',
+                "microphone.source=none",
+                "camera.retry_s=0.2",
+                "camera.max_retry_s=0.5",
+            ],
+        )
+    )
     app.setup()
     try:
         camera = lambda: app.senses.status()["camera"].state  # noqa: E731
@@ -118,11 +133,29 @@ def test_microphone_server_dies_and_returns(tmp_path):
     stats = tmp_path / "stats.jsonl"
     pulse_dir = tmp_path / "pulse"
     with start_pulseaudio(pulse_dir) as env:
-        proc = subprocess.Popen(main_cmd("--headless", "--camera", "none", "--stats", str(stats), "--seconds", "90",
-                                         "--set", "display.size=[160, 90]", "--set", "stats.interval_s=0.25",
-                                         "--set", "microphone.retry_s=0.2", "--set", "microphone.max_retry_s=1"),
-                                env=app_env(**env), stdout=subprocess.DEVNULL,
-                                stderr=stderr_file(tmp_path / "show.stderr"), text=True)
+        proc = subprocess.Popen(
+            main_cmd(
+                "--headless",
+                "--camera",
+                "none",
+                "--stats",
+                str(stats),
+                "--seconds",
+                "90",
+                "--set",
+                "display.size=[160, 90]",
+                "--set",
+                "stats.interval_s=0.25",
+                "--set",
+                "microphone.retry_s=0.2",
+                "--set",
+                "microphone.max_retry_s=1",
+            ),
+            env=app_env(**env),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file(tmp_path / "show.stderr"),
+            text=True,
+        )
         proc.stderr_path = tmp_path / "show.stderr"
 
         def mic_state() -> str:
@@ -137,7 +170,7 @@ def test_microphone_server_dies_and_returns(tmp_path):
 
         try:
             wait("live")
-    # leaving the with-block stops the server: the stream errors out
+        # leaving the with-block stops the server: the stream errors out
         except BaseException:
             proc.kill()
             raise

@@ -64,20 +64,42 @@ def test_microphone_comes_back_after_portaudio_hangs_on_a_dead_server(tmp_path: 
     require_tools(*missing_tools())  # skips (or fails on CI) naming what is missing
     pulse = PulseServer(tmp_path / "pulse")
     log_dir = tmp_path / "state"
-    args = ["--supervise", "--headless", "--camera", "none", "--mic", "default",
-            "--set", f'supervisor.log_dir="{log_dir}"', "--set", "supervisor.stable_s=5",
-            "--set", "supervisor.backoff_s=0.5", "--set", "health.interval_s=0.3",
-            "--set", "microphone.retry_s=0.3", "--set", "microphone.max_retry_s=0.6",
-            "--set", "display.size=[160, 90]", "--set", "display.fps=20", "--set", "osc.enabled=false",
-            "--set", "midi.enabled=false"]
+    args = [
+        "--supervise",
+        "--headless",
+        "--camera",
+        "none",
+        "--mic",
+        "default",
+        "--set",
+        f'supervisor.log_dir="{log_dir}"',
+        "--set",
+        "supervisor.stable_s=5",
+        "--set",
+        "supervisor.backoff_s=0.5",
+        "--set",
+        "health.interval_s=0.3",
+        "--set",
+        "microphone.retry_s=0.3",
+        "--set",
+        "microphone.max_retry_s=0.6",
+        "--set",
+        "display.size=[160, 90]",
+        "--set",
+        "display.fps=20",
+        "--set",
+        "osc.enabled=false",
+        "--set",
+        "midi.enabled=false",
+    ]
     with open(tmp_path / "supervisor.out", "w") as out:
         proc = subprocess.Popen(main_cmd(*args), env=app_env(**pulse.env), stdout=out, stderr=subprocess.STDOUT)
     try:
         hung_pid = provoke_the_hang(pulse, log_dir, proc)
         # Stuck for STUCK_S, then a fresh show (the warm standby) opens the microphone again.
-        assert wait_until(lambda: health(log_dir).get("pid") not in (None, hung_pid)
-                          and mic_state(log_dir) == "live", 60, proc), \
-            f"the microphone never came back: {health(log_dir)}"
+        assert wait_until(
+            lambda: health(log_dir).get("pid") not in (None, hung_pid) and mic_state(log_dir) == "live", 60, proc
+        ), f"the microphone never came back: {health(log_dir)}"
     finally:
         proc.terminate()
         try:
@@ -96,10 +118,29 @@ def test_a_show_without_supervisor_goes_on_silent_and_still_exits_cleanly(tmp_pa
     require_tools(*missing_tools())
     pulse = PulseServer(tmp_path / "pulse")
     log_dir = tmp_path / "state"
-    args = ["--headless", "--camera", "none", "--mic", "default", "--set", f'health.path="{log_dir / "health.json"}"',
-            "--set", "health.interval_s=0.3", "--set", "microphone.retry_s=0.3", "--set", "microphone.max_retry_s=0.6",
-            "--set", "display.size=[160, 90]", "--set", "display.fps=20", "--set", "osc.enabled=false",
-            "--set", "midi.enabled=false"]
+    args = [
+        "--headless",
+        "--camera",
+        "none",
+        "--mic",
+        "default",
+        "--set",
+        f'health.path="{log_dir / "health.json"}"',
+        "--set",
+        "health.interval_s=0.3",
+        "--set",
+        "microphone.retry_s=0.3",
+        "--set",
+        "microphone.max_retry_s=0.6",
+        "--set",
+        "display.size=[160, 90]",
+        "--set",
+        "display.fps=20",
+        "--set",
+        "osc.enabled=false",
+        "--set",
+        "midi.enabled=false",
+    ]
     with open(tmp_path / "show.log", "w") as out:
         proc = subprocess.Popen(main_cmd(*args), env=app_env(**pulse.env), stdout=out, stderr=subprocess.STDOUT)
     try:

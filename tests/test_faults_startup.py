@@ -17,8 +17,17 @@ from models.checkpoint import save_checkpoint
 from models.cppn import CPPN, CPPNConfig
 from tests.runner import app_env, read_stats, run_main
 
-SHOW = ("--headless", "--seconds", "3", "--camera", "none", "--set", "display.size=[160, 90]",
-        "--set", "stats.interval_s=0.5")
+SHOW = (
+    "--headless",
+    "--seconds",
+    "3",
+    "--camera",
+    "none",
+    "--set",
+    "display.size=[160, 90]",
+    "--set",
+    "stats.interval_s=0.5",
+)
 
 # What the real package raises when the shared library is missing (sounddevice.py, _ffi lookup).
 PORTAUDIO_SHIM = 'raise OSError("PortAudio library not found")\n'
@@ -44,8 +53,21 @@ def test_no_display_at_start_falls_back_to_headless(tmp_path):
     env = app_env()
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
-    proc = run_main("--seconds", "3", "--camera", "none", "--mic", "none", "--stats", str(stats),
-                    "--set", "display.size=[160, 90]", "--set", "stats.interval_s=0.5", env=env)
+    proc = run_main(
+        "--seconds",
+        "3",
+        "--camera",
+        "none",
+        "--mic",
+        "none",
+        "--stats",
+        str(stats),
+        "--set",
+        "display.size=[160, 90]",
+        "--set",
+        "stats.interval_s=0.5",
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
     assert len(warnings) == 1 and "no display could be opened for fullscreen mode" in warnings[0], proc.stderr

@@ -54,10 +54,26 @@ def test_kill_during_state_writes_never_leaves_a_half_file(tmp_path):
 
 def test_sigterm_makes_the_show_save_its_state_and_exit_0(tmp_path):
     state = tmp_path / "state.json"
-    proc = subprocess.Popen(main_cmd("--headless", "--camera", "none", "--mic", "none",
-                                     "--set", f'state.path="{state}"', "--set", "state.interval_s=600",
-                                     "--set", "display.size=[160, 90]"),
-                            cwd=ROOT, env=app_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        main_cmd(
+            "--headless",
+            "--camera",
+            "none",
+            "--mic",
+            "none",
+            "--set",
+            f'state.path="{state}"',
+            "--set",
+            "state.interval_s=600",
+            "--set",
+            "display.size=[160, 90]",
+        ),
+        cwd=ROOT,
+        env=app_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         for line in proc.stdout:

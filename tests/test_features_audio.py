@@ -18,7 +18,7 @@ def clicks(bpm, seconds, rate=RATE, first_s=0.0, amplitude=0.8):
     """A click train: a 5 ms decaying noise burst on every beat."""
     rng = np.random.default_rng(1)
     out = np.zeros(round(seconds * rate), np.float32)
-    burst = (rng.uniform(-1, 1, round(0.005 * rate)) * np.exp(-np.arange(round(0.005 * rate)) / (0.001 * rate)))
+    burst = rng.uniform(-1, 1, round(0.005 * rate)) * np.exp(-np.arange(round(0.005 * rate)) / (0.001 * rate))
     t = first_s
     while t < seconds:
         i = round(t * rate)
@@ -31,8 +31,10 @@ def analyse(signal, rate=RATE):
     """Feed a signal hop by hop, as the hearing thread does; the list of results."""
     analyser = AudioAnalyser(rate)
     padded = np.concatenate([np.zeros(analyser.window, np.float32), signal])
-    return [analyser.update(padded[end - analyser.window : end], end / rate)
-            for end in range(analyser.window + analyser.hop, padded.shape[0] + 1, analyser.hop)]
+    return [
+        analyser.update(padded[end - analyser.window : end], end / rate)
+        for end in range(analyser.window + analyser.hop, padded.shape[0] + 1, analyser.hop)
+    ]
 
 
 def test_rms_and_dbfs_of_a_sine_and_of_silence():

@@ -106,8 +106,10 @@ def test_tempo_of_real_drum_loops_within_2_percent(name):
     _, features = run(looped(name, 10.0, 44100, start_s=0.37), 44100)
     detected = features[-1]["tempo_bpm"]
     label = verdict(detected, true_bpm)
-    print(f"\n{name}: true {true_bpm:.2f} BPM, detected {detected:.2f} BPM "
-          f"({(detected / true_bpm - 1) * 100:+.2f}%), {label}, confidence {features[-1]['beat_confidence']:.2f}")
+    print(
+        f"\n{name}: true {true_bpm:.2f} BPM, detected {detected:.2f} BPM "
+        f"({(detected / true_bpm - 1) * 100:+.2f}%), {label}, confidence {features[-1]['beat_confidence']:.2f}"
+    )
     assert label == "ok", f"{name}: true {true_bpm} BPM, detected {detected:.2f} BPM: {label}"
 
 
@@ -125,8 +127,10 @@ def test_beat_phase_on_real_loops():
         errors = [tempo.wrap_phase(f["beat_phase"] - e) for f, e in zip(np.array(features)[late], expected)]
         median = float(np.median(np.abs(errors)))
         rows.append((name, on_beat, median))
-        print(f"\n{name}: median beat phase error {median:.3f} beats ({median * 60000 / bpm:.0f} ms)"
-              f"{'' if on_beat else ' (syncopated: not asserted)'}")
+        print(
+            f"\n{name}: median beat phase error {median:.3f} beats ({median * 60000 / bpm:.0f} ms)"
+            f"{'' if on_beat else ' (syncopated: not asserted)'}"
+        )
     assert all(median < 0.06 for _, on_beat, median in rows if on_beat), rows
 
 

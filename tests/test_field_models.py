@@ -13,8 +13,7 @@ import torch
 from installation.features.look import VideoAnalyser
 from installation.mapping.mirror import MirrorEncoder, silhouette_field
 from installation.render.worker import GeneratorWorker, RenderRequest
-from models.checkpoint import load_checkpoint, save_checkpoint
-from models.checkpoint import read_field_info
+from models.checkpoint import load_checkpoint, read_field_info, save_checkpoint
 from models.field import FieldInfo, field_info
 from models.gan import GANConfig, Generator
 from models.vae import VAE, VAEConfig
@@ -30,10 +29,12 @@ def checkpoints(tmp_path_factory):
     gan = Generator(GANConfig(z_dim=16, img_resolution=32, img_channels=1, g_width=8, d_width=8, max_width=32))
     vae = VAE(VAEConfig(z_dim=16, img_resolution=32, img_channels=1, width=8, max_width=32))
     colour = Generator(GANConfig(z_dim=16, img_resolution=32, img_channels=3, g_width=8, d_width=8, max_width=32))
-    return {"gan": save_checkpoint(gan, "gan", d / "gan-field.safetensors", extra=FIELD),
-            "vae": save_checkpoint(vae, "vae", d / "vae-field.safetensors", extra=FIELD),
-            "colour": save_checkpoint(colour, "gan", d / "colour.safetensors"),
-            "bad": save_checkpoint(gan, "gan", d / "bad.safetensors", extra={**FIELD, "field_spread_px": "wide"})}
+    return {
+        "gan": save_checkpoint(gan, "gan", d / "gan-field.safetensors", extra=FIELD),
+        "vae": save_checkpoint(vae, "vae", d / "vae-field.safetensors", extra=FIELD),
+        "colour": save_checkpoint(colour, "gan", d / "colour.safetensors"),
+        "bad": save_checkpoint(gan, "gan", d / "bad.safetensors", extra={**FIELD, "field_spread_px": "wide"}),
+    }
 
 
 def test_the_header_decides_field_or_colour(checkpoints, caplog):
@@ -62,8 +63,10 @@ def test_the_worker_hands_a_field_model_s_field_to_the_main_thread(checkpoints):
         assert result is not None and result.error == ""
         if want_field:
             assert result.frame_rgb is None and result.field is not None
-            assert result.field.shape == (32, 32) and result.field.dtype == np.float32  # the model's size, not the screen's
-            assert -1.0 <= result.field.min() and result.field.max() <= 1.0 and result.field_spread_px == 2.0
+            assert (
+                result.field.shape == (32, 32) and result.field.dtype == np.float32
+            )  # the model's size, not the screen's
+            assert result.field.min() >= -1.0 and result.field.max() <= 1.0 and result.field_spread_px == 2.0
         else:
             assert result.field is None and result.frame_rgb.shape == (180, 320, 3)
 

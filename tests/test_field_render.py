@@ -54,15 +54,23 @@ def test_edge_is_one_to_two_screen_pixels_wide_at_any_size(size):
     width = edge_width_px(img, 18.0, k)
     assert 0.6 <= width <= 2.0, (size, width)
     # The same measure on the colour route (render small, enlarge the colours) sees the blur.
-    small = FieldRenderer((SIDE, SIDE)).render(disc_field(centre, centre, 18.0), SPREAD_PX,
-                                               FieldStyle(palette="ink", wetness=0.0))
+    small = FieldRenderer((SIDE, SIDE)).render(
+        disc_field(centre, centre, 18.0), SPREAD_PX, FieldStyle(palette="ink", wetness=0.0)
+    )
     # the small render's field fills FIELD_FILL of its side: enlarge by the same on-screen scale
-    enlarged = cv2.resize(small, (round(SIDE * k / FieldRenderer((SIDE, SIDE)).px_per_model_px(SIDE)),) * 2,
-                          interpolation=cv2.INTER_CUBIC)
+    enlarged = cv2.resize(
+        small, (round(SIDE * k / FieldRenderer((SIDE, SIDE)).px_per_model_px(SIDE)),) * 2, interpolation=cv2.INTER_CUBIC
+    )
     pad_x, pad_y = (size[0] - enlarged.shape[1]) // 2, (size[1] - enlarged.shape[0]) // 2
-    canvas = cv2.copyMakeBorder(enlarged, max(0, pad_y), max(0, size[1] - enlarged.shape[0] - pad_y),
-                                max(0, pad_x), max(0, size[0] - enlarged.shape[1] - pad_x), cv2.BORDER_REPLICATE)
-    assert edge_width_px(canvas[:size[1], :size[0]], 18.0, k) > 4 * width
+    canvas = cv2.copyMakeBorder(
+        enlarged,
+        max(0, pad_y),
+        max(0, size[1] - enlarged.shape[0] - pad_y),
+        max(0, pad_x),
+        max(0, size[0] - enlarged.shape[1] - pad_x),
+        cv2.BORDER_REPLICATE,
+    )
+    assert edge_width_px(canvas[: size[1], : size[0]], 18.0, k) > 4 * width
 
 
 def region_mean(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -94,7 +102,7 @@ def test_palettes_draw_their_documented_colours_and_differ():
         assert np.abs(region_mean(img, inside) - np.array(core) * region_mean(texture, inside) / 255.0).max() <= 12
     names = list(images)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             assert np.abs(images[a].astype(np.int16) - images[b]).mean() > 25, (a, b)
 
 
@@ -102,8 +110,9 @@ def test_threshold_thickens_and_wetness_spreads_the_wash():
     renderer = FieldRenderer((640, 360))
     centre = (SIDE - 1) / 2
     field = disc_field(centre, centre, 12.0)
-    ink_area = [float((luma(renderer.render(field, SPREAD_PX, FieldStyle(threshold=t))) < 100).mean())
-                for t in (-0.3, 0.0, 0.3)]
+    ink_area = [
+        float((luma(renderer.render(field, SPREAD_PX, FieldStyle(threshold=t))) < 100).mean()) for t in (-0.3, 0.0, 0.3)
+    ]
     assert ink_area[0] < ink_area[1] < ink_area[2]
     # Just outside the stroke the wash darkens the paper more when wet.
     k = renderer.px_per_model_px(SIDE)
@@ -212,6 +221,8 @@ def test_hue_shift_turns_the_palette():
     centre = (SIDE - 1) / 2
     field = disc_field(centre, centre, 12.0)
     plain = renderer.render(field, SPREAD_PX, FieldStyle(palette="gold", wetness=0.0))[90, 160].astype(int)
-    turned = renderer.render(field, SPREAD_PX, FieldStyle(palette="gold", wetness=0.0, hue_shift=0.5))[90, 160].astype(int)
+    turned = renderer.render(field, SPREAD_PX, FieldStyle(palette="gold", wetness=0.0, hue_shift=0.5))[90, 160].astype(
+        int
+    )
     assert plain[0] > plain[2] + 60  # pale gold: red over blue
     assert turned[2] > turned[0] + 60  # half a turn of the wheel: blue over red

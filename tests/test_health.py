@@ -86,10 +86,22 @@ def test_a_show_whose_supervisor_is_gone_stops(tmp_path):
 
 
 def headless_app(tmp_path, *overrides: str) -> App:
-    return App(load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                  "microphone.source=none", "health.frozen_s=1.0", "health.check_every=1",
-                                  f'health.path="{tmp_path / "health.json"}"', "health.interval_s=0.2",
-                                  *overrides]))
+    return App(
+        load_config(
+            None,
+            [
+                "display.mode=headless",
+                "display.size=[160, 90]",
+                "camera.source=none",
+                "microphone.source=none",
+                "health.frozen_s=1.0",
+                "health.check_every=1",
+                f'health.path="{tmp_path / "health.json"}"',
+                "health.interval_s=0.2",
+                *overrides,
+            ],
+        )
+    )
 
 
 def run_for(app: App, seconds: float) -> None:
@@ -114,8 +126,18 @@ def test_nan_generator_forever_is_recovered_in_process(tmp_path, caplog):
             assert np.abs(pygame.surfarray.array3d(app.screen).astype(int) - before).mean() > 0.2  # animates again
         health = json.loads((tmp_path / "health.json").read_text())
         assert health["recoveries"] == 1 and health["last_verdict"] == "frozen" and health["generator_errors"] == 0
-        for key in ("uptime_s", "restarts", "fps", "generator_fps", "camera", "microphone", "last_error", "model",
-                    "preset", "disk_free_mb"):
+        for key in (
+            "uptime_s",
+            "restarts",
+            "fps",
+            "generator_fps",
+            "camera",
+            "microphone",
+            "last_error",
+            "model",
+            "preset",
+            "disk_free_mb",
+        ):
             assert key in health
     finally:
         app.close()
@@ -123,8 +145,10 @@ def test_nan_generator_forever_is_recovered_in_process(tmp_path, caplog):
 
 def test_still_frozen_after_recovery_exits_3_for_the_supervisor(tmp_path, caplog):
     still = tmp_path / "still.toml"  # a preset in which nothing ever moves
-    still.write_text('name = "Still"\n[walk]\nspeed = 0.0\npulse_on = "none"\n'
-                     '[attract]\nidle_s = 86400.0\nspeed = 0.0\ntrails = 0.0\nwake_pulse = 0.0\n')
+    still.write_text(
+        'name = "Still"\n[walk]\nspeed = 0.0\npulse_on = "none"\n'
+        "[attract]\nidle_s = 86400.0\nspeed = 0.0\ntrails = 0.0\nwake_pulse = 0.0\n"
+    )
     app = headless_app(tmp_path, f'run.preset="{still}"', 'generator.model="seeded-cppn"', "burnin.drift_px=0")
     app.setup()
     app.running = True

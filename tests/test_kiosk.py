@@ -13,8 +13,18 @@ CHORD = pygame.KMOD_LCTRL | pygame.KMOD_LSHIFT | pygame.KMOD_LALT
 
 
 def kiosk_app(tmp_path, *overrides: str) -> App:
-    app = App(load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                 "microphone.source=none", *overrides]))
+    app = App(
+        load_config(
+            None,
+            [
+                "display.mode=headless",
+                "display.size=[160, 90]",
+                "camera.source=none",
+                "microphone.source=none",
+                *overrides,
+            ],
+        )
+    )
     app.setup()
     # Headless stands in for the fullscreen kiosk: same code path, no real display needed.
     app.mode = "fullscreen"
@@ -29,9 +39,16 @@ def key(k: int, mod: int = 0) -> pygame.event.Event:
 def test_visitor_keys_do_nothing_in_fullscreen(tmp_path):
     app = kiosk_app(tmp_path)
     try:
-        for k, mod in [(pygame.K_F1, 0), (pygame.K_h, 0), (pygame.K_ESCAPE, 0), (pygame.K_q, 0),
-                       (pygame.K_TAB, pygame.KMOD_LALT), (pygame.K_F4, pygame.KMOD_LALT),
-                       (pygame.K_q, pygame.KMOD_LCTRL), (pygame.K_w, pygame.KMOD_LCTRL)]:
+        for k, mod in [
+            (pygame.K_F1, 0),
+            (pygame.K_h, 0),
+            (pygame.K_ESCAPE, 0),
+            (pygame.K_q, 0),
+            (pygame.K_TAB, pygame.KMOD_LALT),
+            (pygame.K_F4, pygame.KMOD_LALT),
+            (pygame.K_q, pygame.KMOD_LCTRL),
+            (pygame.K_w, pygame.KMOD_LCTRL),
+        ]:
             app.on_key(k, mod)
         app.handle_event(pygame.event.Event(pygame.QUIT))
         assert app.running and not app.hud_visible
@@ -76,8 +93,11 @@ def test_unlock_file_unlocks_while_present(tmp_path):
 
 
 def test_windowed_and_headless_are_never_locked(tmp_path):
-    app = App(load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                 "microphone.source=none"]))
+    app = App(
+        load_config(
+            None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none", "microphone.source=none"]
+        )
+    )
     app.setup()
     try:
         app.on_key(pygame.K_F1, 0)
@@ -87,8 +107,12 @@ def test_windowed_and_headless_are_never_locked(tmp_path):
 
 
 def test_bad_admin_chord_is_a_config_error():
-    app = App(load_config(None, ["display.mode=headless", "camera.source=none", "microphone.source=none",
-                                 'kiosk.admin_chord="ctrl+nokey"']))
+    app = App(
+        load_config(
+            None,
+            ["display.mode=headless", "camera.source=none", "microphone.source=none", 'kiosk.admin_chord="ctrl+nokey"'],
+        )
+    )
     try:
         with pytest.raises(ConfigError, match="kiosk.admin_chord: unknown key 'nokey'"):
             app.setup()
@@ -99,10 +123,22 @@ def test_bad_admin_chord_is_a_config_error():
 def test_display_resolution_change_is_survived(tmp_path):
     """The display changes size under the show (new monitor, xrandr): surface, touch, recorder, health cope."""
     out = tmp_path / "rec.mp4"
-    app = App(load_config(None, ["display.mode=headless", "display.size=[320, 180]", "camera.source=none",
-                                 'generator.model="vae-emoji"',  # a colour model: its frames are sized for the screen
-                                 "microphone.source=none", f'record.path="{out}"', "health.check_every=1",
-                                 f'health.path="{tmp_path / "h.json"}"', "health.interval_s=0.2"]))
+    app = App(
+        load_config(
+            None,
+            [
+                "display.mode=headless",
+                "display.size=[320, 180]",
+                "camera.source=none",
+                'generator.model="vae-emoji"',  # a colour model: its frames are sized for the screen
+                "microphone.source=none",
+                f'record.path="{out}"',
+                "health.check_every=1",
+                f'health.path="{tmp_path / "h.json"}"',
+                "health.interval_s=0.2",
+            ],
+        )
+    )
     app.setup()
     try:
         for _ in range(5):

@@ -15,8 +15,7 @@ def colour(value: int, z: np.ndarray, stamp: int) -> RenderResult:
 
 
 def field(value: float, z: np.ndarray, stamp: int) -> RenderResult:
-    return RenderResult(None, stamp, 0, 0.0, 1.0, field=np.full((16, 16), value, np.float32),
-                        field_spread_px=4.0, z=z)
+    return RenderResult(None, stamp, 0, 0.0, 1.0, field=np.full((16, 16), value, np.float32), field_spread_px=4.0, z=z)
 
 
 def latent(scale: float, seed: int = 0) -> np.ndarray:
@@ -55,8 +54,7 @@ def test_a_latent_jump_shows_in_the_next_field_frame_not_morphed_away():
     assert pic.kind == "field"
     blended = pic.field.current_blend(t_s + 0.001)
     assert np.allclose(blended, 1.0)
-    small, t2_s = picture_after([field(-1.0, z0, 1), field(-1.0, z0, 2), field(-1.0, z0, 3),
-                                 field(1.0, z0 + 0.02, 4)])
+    small, t2_s = picture_after([field(-1.0, z0, 1), field(-1.0, z0, 2), field(-1.0, z0, 3), field(1.0, z0 + 0.02, 4)])
     assert float(small.field.current_blend(t2_s + 0.001).mean()) < 0.9  # a walk still morphs
 
 
@@ -71,8 +69,10 @@ def hop_by_hop(signal: np.ndarray) -> list:
 
     analyser = AudioAnalyser(RATE)
     padded = np.concatenate([np.zeros(analyser.window, np.float32), signal.astype(np.float32)])
-    return [analyser.update(padded[end - analyser.window:end], (end - analyser.window) / RATE)
-            for end in range(analyser.window + analyser.hop, padded.shape[0] + 1, analyser.hop)]
+    return [
+        analyser.update(padded[end - analyser.window : end], (end - analyser.window) / RATE)
+        for end in range(analyser.window + analyser.hop, padded.shape[0] + 1, analyser.hop)
+    ]
 
 
 def tone(seconds: float, amplitude: float = 0.5) -> np.ndarray:
@@ -101,7 +101,7 @@ def test_a_one_millisecond_click_is_held_long_enough_for_a_60_hz_reader():
     click_at_s = 0.3
     signal = np.zeros(round(0.6 * RATE))
     start = round(click_at_s * RATE)
-    signal[start:start + round(0.001 * RATE)] = tone(0.001, 0.5)
+    signal[start : start + round(0.001 * RATE)] = tone(0.001, 0.5)
     loud = [r.t_s for r in hop_by_hop(signal) if r.features["loudness_db"] > -20.0]
     assert loud, "the click was never loud"
     assert loud[-1] - loud[0] >= 1 / 60 - 0.006  # held over the hops that span a 60 Hz frame

@@ -18,9 +18,20 @@ from installation.control.bindings import load_learned
 def make_app(tmp_path: Path, *extra: str) -> App:
     preset = tmp_path / "mine.toml"  # a copy, so MIDI learn may write beside it
     preset.write_text((Path(__file__).resolve().parent.parent / "assets/presets/4-club.toml").read_text())
-    config = load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                "microphone.source=none", "osc.enabled=false", "midi.enabled=false",
-                                f'run.preset="{preset}"', f'record.dir="{tmp_path / "rec"}"', *extra])
+    config = load_config(
+        None,
+        [
+            "display.mode=headless",
+            "display.size=[160, 90]",
+            "camera.source=none",
+            "microphone.source=none",
+            "osc.enabled=false",
+            "midi.enabled=false",
+            f'run.preset="{preset}"',
+            f'record.dir="{tmp_path / "rec"}"',
+            *extra,
+        ],
+    )
     app = App(config)
     app.setup()
     return app
@@ -160,13 +171,15 @@ def test_midi_learn_over_osc_arms_the_next_control(tmp_path: Path) -> None:
         app.live.queue.put(c.MidiLearn("pulse"))
         app.live.queue.put(c.MidiEvent("note_on", 9, 36, 100))  # a drum pad
         app.step(1 / 60)
-        assert [(b.kind, b.number, b.target) for b in load_learned(tmp_path / "mine.midi.json")] == [("note", 36, "pulse")]
+        assert [(b.kind, b.number, b.target) for b in load_learned(tmp_path / "mine.midi.json")] == [
+            ("note", 36, "pulse")
+        ]
     finally:
         app.close()
 
 
 def test_wekinator_outputs_drive_their_parameters(tmp_path: Path) -> None:
-    app = make_app(tmp_path, "osc.wekinator_outputs=[\"zoom\", \"grain\"]")
+    app = make_app(tmp_path, 'osc.wekinator_outputs=["zoom", "grain"]')
     try:
         app.live.queue.put(c.WekinatorOutputs((0.5, 2.0)))  # 0..1 onto each range; out of range is clamped
         run_frames(app, 0.1)
@@ -180,9 +193,9 @@ def test_unknown_wekinator_names_are_a_config_error() -> None:
     from installation.config import ConfigError
 
     with pytest.raises(ConfigError, match="osc.wekinator_outputs: unknown parameter 'brightness'"):
-        load_config(None, ["osc.wekinator_outputs=[\"brightness\"]"])
+        load_config(None, ['osc.wekinator_outputs=["brightness"]'])
     with pytest.raises(ConfigError, match="osc.wekinator_inputs: unknown feature 'speed'"):
-        load_config(None, ["osc.wekinator_inputs=[\"speed\"]"])
+        load_config(None, ['osc.wekinator_inputs=["speed"]'])
 
 
 def test_video_out_gets_a_frame_of_its_own(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ server recorded through ALSA -> PortAudio -> sounddevice."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import queue
@@ -30,7 +29,6 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
 
 
-
 @pytest.fixture
 def close_later() -> list[MicrophoneSource]:
     sources: list[MicrophoneSource] = []
@@ -41,8 +39,9 @@ def close_later() -> list[MicrophoneSource]:
 
 def test_wav_file_plays_in_real_time_and_loops(tmp_path: Path, close_later: list[MicrophoneSource]) -> None:
     # 22.05 kHz stereo file into a 44.1 kHz source: exercises the mixdown and the resampling.
-    wav = write_test_wav(tmp_path / "room.wav", samplerate=22050, channels=2,
-                         segments=[(1.0, 0.0, 440.0), (1.0, 0.8, 440.0)])
+    wav = write_test_wav(
+        tmp_path / "room.wav", samplerate=22050, channels=2, segments=[(1.0, 0.0, 440.0), (1.0, 0.8, 440.0)]
+    )
     source = MicrophoneSource(str(wav), samplerate=44100)
     close_later.append(source)
     source.start()
@@ -150,8 +149,13 @@ class MicrophoneChild:
         self._log_path = log_path
         with log_path.open("w") as log_file:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", CHILD_SCRIPT], cwd=REPO, env=env, text=True,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                [sys.executable, "-c", CHILD_SCRIPT],
+                cwd=REPO,
+                env=env,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
             )
         self._lines: queue.Queue[str] = queue.Queue()
         stdout = self._process.stdout

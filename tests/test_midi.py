@@ -34,7 +34,6 @@ JACK = "mido.backends.rtmidi/UNIX_JACK"
 MARK_CC = 119  # the handshake controller: "is the connection live yet?"
 
 
-
 # ---------------------------------------------------------------------------- router
 def cc(number: int, value: int, channel: int = 0, port: str = "pad") -> c.MidiEvent:
     return c.MidiEvent("cc", channel, number, value, port)
@@ -227,9 +226,14 @@ def test_messages_that_are_not_ours_or_not_readable_never_raise(caplog: pytest.L
     mido = pytest.importorskip("mido")
     queue = c.CommandQueue()
     midi = MidiInput(MidiConfig(), queue)  # never started: the callback alone
-    for message in (mido.Message("sysex", data=[1, 2, 3]), mido.Message("pitchwheel", pitch=100),
-                    mido.Message("aftertouch", value=3), mido.Message("program_change", program=5),
-                    mido.Message("polytouch", note=3, value=4), mido.Message("active_sensing")):
+    for message in (
+        mido.Message("sysex", data=[1, 2, 3]),
+        mido.Message("pitchwheel", pitch=100),
+        mido.Message("aftertouch", value=3),
+        mido.Message("program_change", program=5),
+        mido.Message("polytouch", note=3, value=4),
+        mido.Message("active_sensing"),
+    ):
         midi._on_message("pad", message)
     assert len(queue) == 0 and midi.errors == 0
     with caplog.at_level(logging.WARNING, logger=LOGGER):
@@ -269,10 +273,20 @@ def jack_up(server: str | None = None) -> bool:
     env = dict(os.environ)
     if server:
         env["JACK_DEFAULT_SERVER"] = server
-    cmd = (["jack_lsp"] if shutil.which("jack_lsp") else
-           [sys.executable, "-c", "import rtmidi; rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK).delete()"])
-    done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=10, check=False)
+    cmd = (
+        ["jack_lsp"]
+        if shutil.which("jack_lsp")
+        else [sys.executable, "-c", "import rtmidi; rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK).delete()"]
+    )
+    done = subprocess.run(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=10,
+        check=False,
+    )
     return done.returncode == 0
 
 
@@ -281,8 +295,12 @@ def start_jackd(server: str | None = None, retry: bool = True) -> subprocess.Pop
 
     name = ["-n", server] if server else []
     with tempfile.TemporaryFile() as log_file:  # jackd keeps its own handle
-        proc = subprocess.Popen(["jackd", "--no-realtime", *name, "-d", "dummy", "-r", "48000"],
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["jackd", "--no-realtime", *name, "-d", "dummy", "-r", "48000"],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
         if not wait_for(lambda: proc.poll() is not None or jack_up(server), 10.0) or proc.poll() is not None:
             proc.kill()
             proc.wait()
@@ -362,8 +380,7 @@ def wait_quiet(queue: c.CommandQueue, quiet_s: float = 0.3, timeout_s: float = 5
         time.sleep(quiet_s)
 
 
-def test_a_controller_port_is_found_and_its_knobs_notes_and_clock_arrive(backend: Any,
-                                                                         close_later: list[Any]) -> None:
+def test_a_controller_port_is_found_and_its_knobs_notes_and_clock_arrive(backend: Any, close_later: list[Any]) -> None:
     import mido
 
     out = backend.open_output("Test Controller", virtual=True)
@@ -377,15 +394,22 @@ def test_a_controller_port_is_found_and_its_knobs_notes_and_clock_arrive(backend
     assert "Test Controller" in midi.status()
     handshake(out, queue)
 
-    for message in (mido.Message("control_change", channel=1, control=7, value=64),
-                    mido.Message("pitchwheel", pitch=300), mido.Message("sysex", data=[0x7D, 1]),
-                    mido.Message("note_on", channel=9, note=60, velocity=100),
-                    mido.Message("note_on", channel=9, note=60, velocity=0),
-                    mido.Message("note_off", channel=9, note=61, velocity=12)):
+    for message in (
+        mido.Message("control_change", channel=1, control=7, value=64),
+        mido.Message("pitchwheel", pitch=300),
+        mido.Message("sysex", data=[0x7D, 1]),
+        mido.Message("note_on", channel=9, note=60, velocity=100),
+        mido.Message("note_on", channel=9, note=60, velocity=0),
+        mido.Message("note_off", channel=9, note=61, velocity=12),
+    ):
         out.send(message)
     events = collect(queue, lambda got: len(got) >= 4, 2.0)
-    assert events == [c.MidiEvent("cc", 1, 7, 64, port), c.MidiEvent("note_on", 9, 60, 100, port),
-                      c.MidiEvent("note_off", 9, 60, 0, port), c.MidiEvent("note_off", 9, 61, 12, port)]
+    assert events == [
+        c.MidiEvent("cc", 1, 7, 64, port),
+        c.MidiEvent("note_on", 9, 60, 100, port),
+        c.MidiEvent("note_off", 9, 60, 0, port),
+        c.MidiEvent("note_off", 9, 61, 12, port),
+    ]
 
     # A DAW at 150 BPM: two beats of clock while stopped, Start, four beats, Stop.
     interval_s = 60.0 / (24 * 150.0)
@@ -465,8 +489,9 @@ def test_a_flood_keeps_the_queue_bounded_and_the_thread_alive(backend: Any, clos
     handshake(out, queue)  # still listening
 
 
-def test_no_midi_system_is_reported_once_and_close_still_works(monkeypatch: pytest.MonkeyPatch,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_no_midi_system_is_reported_once_and_close_still_works(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     pytest.importorskip("mido")
     disabled = MidiInput(MidiConfig(enabled=False), c.CommandQueue())
     disabled.start()
@@ -475,8 +500,11 @@ def test_no_midi_system_is_reported_once_and_close_still_works(monkeypatch: pyte
 
     monkeypatch.setenv("JACK_DEFAULT_SERVER", f"reverie-test-absent-{os.getpid()}")
     # Listening for any controller: one INFO line. A port asked for by name: one WARNING.
-    for backend_name, why, port, level in (("mido.backends.no_such_backend", "cannot be loaded", "", "INFO"),
-                                           (JACK, "JACK", "", "INFO"), (JACK, "JACK", "Launch", "WARNING")):
+    for backend_name, why, port, level in (
+        ("mido.backends.no_such_backend", "cannot be loaded", "", "INFO"),
+        (JACK, "JACK", "", "INFO"),
+        (JACK, "JACK", "Launch", "WARNING"),
+    ):
         caplog.clear()
         with caplog.at_level(logging.INFO, logger=LOGGER):
             midi = MidiInput(MidiConfig(backend=backend_name, rescan_s=0.2, port=port), c.CommandQueue())
@@ -492,8 +520,7 @@ def test_no_midi_system_is_reported_once_and_close_still_works(monkeypatch: pyte
         assert not midi.alive and midi.status() == "MIDI closed" and midi.ports == ()
 
 
-def test_jack_server_restart_is_survived(backend: Any, monkeypatch: pytest.MonkeyPatch,
-                                         close_later: list[Any]) -> None:
+def test_jack_server_restart_is_survived(backend: Any, monkeypatch: pytest.MonkeyPatch, close_later: list[Any]) -> None:
     import mido
 
     server = "reverie-test"  # fixed: JACK reclaims a dead server's registry slot by name

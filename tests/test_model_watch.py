@@ -33,9 +33,20 @@ def test_replaced_model_file_is_hot_swapped_and_a_broken_one_is_refused(tmp_path
         pytest.skip("the default model is built in: no file to replace")
     good = copy_model(source, tmp_path / "good")
     live = copy_model(source, tmp_path / "live")
-    app = App(load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                 "microphone.source=none", "osc.enabled=false", "midi.enabled=false",
-                                 f'generator.model="{live}"']))
+    app = App(
+        load_config(
+            None,
+            [
+                "display.mode=headless",
+                "display.size=[160, 90]",
+                "camera.source=none",
+                "microphone.source=none",
+                "osc.enabled=false",
+                "midi.enabled=false",
+                f'generator.model="{live}"',
+            ],
+        )
+    )
     caplog.set_level(logging.INFO)
     app.setup()
     try:

@@ -79,9 +79,11 @@ def test_augmented_batches_are_in_range(prepared) -> None:
     assert x.shape == (8, 3, 16, 16) and x.min() >= -1 and x.max() <= 1
 
 
-TINY = {"gan": ["g_width=4", "d_width=4", "max_width=16", "z_dim=8"],
-        "sagan": ["g_width=4", "d_width=4", "max_width=16", "z_dim=8", "attn_res=8"],
-        "vae": ["width=4", "max_width=16", "z_dim=4"]}
+TINY = {
+    "gan": ["g_width=4", "d_width=4", "max_width=16", "z_dim=8"],
+    "sagan": ["g_width=4", "d_width=4", "max_width=16", "z_dim=8", "attn_res=8"],
+    "vae": ["width=4", "max_width=16", "z_dim=4"],
+}
 
 
 @pytest.mark.parametrize("arch", sorted(TINY))
@@ -90,17 +92,51 @@ def test_two_step_training_smoke(arch, prepared, tmp_path) -> None:
     run = tmp_path / f"run_{arch}"
     sets = [f"--set={s}" for s in TINY[arch] + ["steps=2", "batch_size=4", "sample_every=1", "threads=1"]]
     train_main(["--arch", arch, "--data", str(data), "--out", str(run), *sets])
-    for name in ("model.safetensors", "state.pt", "train.json", "loss.png", "samples/latest.png", "samples/step_000002.png"):
+    for name in (
+        "model.safetensors",
+        "state.pt",
+        "train.json",
+        "loss.png",
+        "samples/latest.png",
+        "samples/step_000002.png",
+    ):
         assert (run / name).is_file(), name
     assert json.loads((run / "train.json").read_text())["step"] == 2
     model = load_checkpoint(run / "model.safetensors")
     assert model(torch.randn(2, model.z_dim)).shape == (2, 3, 16, 16)
-    train_main(["--arch", arch, "--data", str(data), "--out", str(run), "--resume", *sets[:-4], "--set=steps=3",
-                "--set=batch_size=4", "--set=threads=1"])
+    train_main(
+        [
+            "--arch",
+            arch,
+            "--data",
+            str(data),
+            "--out",
+            str(run),
+            "--resume",
+            *sets[:-4],
+            "--set=steps=3",
+            "--set=batch_size=4",
+            "--set=threads=1",
+        ]
+    )
     assert json.loads((run / "train.json").read_text())["step"] == 3
     if arch == "vae":  # the CPPN decoder learns from this VAE's encoder
         crun = tmp_path / "run_cppn"
-        train_main(["--arch", "cppn", "--data", str(data), "--out", str(crun), "--set=steps=2", "--set=batch_size=4",
-                    f"--set=teacher={run / 'model.safetensors'}", "--set=hidden=8", "--set=train_res=8", "--set=threads=1"])
+        train_main(
+            [
+                "--arch",
+                "cppn",
+                "--data",
+                str(data),
+                "--out",
+                str(crun),
+                "--set=steps=2",
+                "--set=batch_size=4",
+                f"--set=teacher={run / 'model.safetensors'}",
+                "--set=hidden=8",
+                "--set=train_res=8",
+                "--set=threads=1",
+            ]
+        )
         cppn = load_checkpoint(crun / "model.safetensors")
         assert cppn.z_dim == 4 and cppn(torch.randn(1, 4), 20, 30).shape == (1, 3, 20, 30)

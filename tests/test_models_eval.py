@@ -45,8 +45,16 @@ def test_kid_and_prdc_separate_real_from_noise() -> None:
 def test_evaluate_reports_every_metric() -> None:
     model = build_model("gan", {"img_resolution": 32, "g_width": 8, "d_width": 8, "max_width": 32, "z_dim": 16}).eval()
     m = evaluate(model, blobs(60), n=60)
-    for key in ("kid_x1000", "precision", "recall", "density", "coverage", "ppl", "memorisation_ratio",
-                "kid_x1000_real_vs_real"):
+    for key in (
+        "kid_x1000",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "ppl",
+        "memorisation_ratio",
+        "kid_x1000_real_vs_real",
+    ):
         assert key in m and np.isfinite(m[key])
 
 
@@ -58,8 +66,9 @@ class Tiny(nn.Module):
 def test_torchscript_generator_with_sidecar(tmp_path) -> None:
     path = tmp_path / "artist.ts"
     torch.jit.script(Tiny()).save(str(path))
-    (tmp_path / "artist.json").write_text(json.dumps({"z_dim": 4, "resolution": 16, "output_range": [0, 1],
-                                                      "description": "an artist's model"}))
+    (tmp_path / "artist.json").write_text(
+        json.dumps({"z_dim": 4, "resolution": 16, "output_range": [0, 1], "description": "an artist's model"})
+    )
     model, entry = load_generator(str(path))
     assert entry.arch == "external" and entry.description == "an artist's model"
     x = model(torch.randn(2, 4))

@@ -10,12 +10,23 @@ import pytest
 from PIL import ImageFont
 
 from models.data import ImageArray
-from models.glyphs import (FONTS, FontsMissing, check_fonts, field_to_float, gb2312_level1, glyph_field,
-                           render_calligraphy, select_fonts, signed_distance)
+from models.glyphs import (
+    FONTS,
+    FontsMissing,
+    check_fonts,
+    field_to_float,
+    gb2312_level1,
+    glyph_field,
+    render_calligraphy,
+    select_fonts,
+    signed_distance,
+)
 
 KAI = select_fonts("kai")
 HAVE_FONTS = all(Path(f.path).is_file() for f in FONTS)
-needs_fonts = pytest.mark.skipif(not HAVE_FONTS, reason="CJK fonts missing: " + " ".join(sorted({f.package for f in FONTS})))
+needs_fonts = pytest.mark.skipif(
+    not HAVE_FONTS, reason="CJK fonts missing: " + " ".join(sorted({f.package for f in FONTS}))
+)
 
 
 def test_gb2312_level1_is_the_3755_hanzi() -> None:
@@ -73,7 +84,9 @@ def test_missing_fonts_one_clear_message(tmp_path: Path) -> None:
     with pytest.raises(FontsMissing) as exc:
         check_fonts(fonts)
     message = str(exc.value)
-    assert "nope.ttf" in message and ("apt-get install" in message or "check the paths" in message) and "\n" not in message
+    assert (
+        "nope.ttf" in message and ("apt-get install" in message or "check the paths" in message) and "\n" not in message
+    )
     with pytest.raises(FontsMissing):
         render_calligraphy(tmp_path / "out", fonts=fonts)
     assert not (tmp_path / "out").exists()  # nothing half-written
@@ -91,15 +104,33 @@ def test_field_model_trains_and_ships_as_a_field(tmp_path: Path) -> None:
     data = tmp_path / "calli16"
     render_calligraphy(data, resolution=16, fonts=select_fonts("ukai"), limit=48)
     run = tmp_path / "run"
-    train_main(["--arch", "gan", "--data", str(data), "--out", str(run), "--set=img_channels=1", "--set=flip=false",
-                "--set=g_width=4", "--set=d_width=4", "--set=max_width=16", "--set=z_dim=8", "--set=steps=2",
-                "--set=batch_size=4", "--set=sample_every=1", "--set=threads=1"])
+    train_main(
+        [
+            "--arch",
+            "gan",
+            "--data",
+            str(data),
+            "--out",
+            str(run),
+            "--set=img_channels=1",
+            "--set=flip=false",
+            "--set=g_width=4",
+            "--set=d_width=4",
+            "--set=max_width=16",
+            "--set=z_dim=8",
+            "--set=steps=2",
+            "--set=batch_size=4",
+            "--set=sample_every=1",
+            "--set=threads=1",
+        ]
+    )
     header = read_header(run / "model.safetensors")
     assert header["output"] == "field" and float(header["field_spread_px"]) == 1.0
     model = load_checkpoint(run / "model.safetensors")
     assert model(torch.randn(2, 8)).shape == (2, 1, 16, 16)
-    export_main([str(run), "--name", "tiny-field", "--description", "test", "--out-dir", str(tmp_path / "assets"),
-                 "--n", "40"])
+    export_main(
+        [str(run), "--name", "tiny-field", "--description", "test", "--out-dir", str(tmp_path / "assets"), "--n", "40"]
+    )
     card = json.loads((tmp_path / "assets" / "tiny-field.json").read_text())
     assert card["output"] == "field" and card["field"] == {"type": "sdf", "spread_px": 1.0}
     assert "Arphic" in card["dataset"]["licence"] and "calligraphy" in card["dataset"]["preparation"][0]

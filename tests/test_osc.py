@@ -17,8 +17,17 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from installation.config import OscConfig
 from installation.control import commands as c
-from installation.control.osc import (IN_ADDRESSES, OUT_ADDRESSES, SPECIAL_IN, FeatureOut, OscArgError, OscServer,
-                                      decode_sync, encode_sync, route)
+from installation.control.osc import (
+    IN_ADDRESSES,
+    OUT_ADDRESSES,
+    SPECIAL_IN,
+    FeatureOut,
+    OscArgError,
+    OscServer,
+    decode_sync,
+    encode_sync,
+    route,
+)
 from installation.mapping.names import PARAMETERS
 from installation.slot import LatestSlot
 
@@ -50,8 +59,19 @@ def wait_for(queue: c.CommandQueue, n: int, timeout_s: float = 3.0) -> list[c.Co
 
 
 def test_every_address_routes_with_valid_arguments() -> None:
-    samples = {"name or index": ["4-club"], "name": ["vae-emoji"], "float": [0.5], "[size]": [2.0], "dx dy": [0.1, -0.2],
-               "bpm": [128.0], "beats": [0.25], "[0 or 1]": [1], "target": ["speed"], "float ...": [0.1, 0.9], "": []}
+    samples = {
+        "name or index": ["4-club"],
+        "name": ["vae-emoji"],
+        "float": [0.5],
+        "[size]": [2.0],
+        "dx dy": [0.1, -0.2],
+        "bpm": [128.0],
+        "beats": [0.25],
+        "[0 or 1]": [1],
+        "target": ["speed"],
+        "float ...": [0.1, 0.9],
+        "": [],
+    }
     for address, spec in IN_ADDRESSES.items():
         command = route(address, samples[spec.args], 1.0)
         assert command is not None, address
@@ -63,11 +83,20 @@ def test_every_address_routes_with_valid_arguments() -> None:
     assert route("/reverie/record", [0], 0.0) == c.SetRecording(False)
 
 
-@pytest.mark.parametrize("address,args", [
-    ("/reverie/param/speed", ["fast"]), ("/reverie/param/speed", []), ("/reverie/param/speed", [float("nan")]),
-    ("/reverie/param/speed", [True]), ("/reverie/model", [3]), ("/reverie/preset", []),
-    ("/reverie/latent/drag", [1.0]), ("/reverie/midi/learn", ["rm -rf"]), ("/reverie/tempo", ["x"]),
-])
+@pytest.mark.parametrize(
+    "address,args",
+    [
+        ("/reverie/param/speed", ["fast"]),
+        ("/reverie/param/speed", []),
+        ("/reverie/param/speed", [float("nan")]),
+        ("/reverie/param/speed", [True]),
+        ("/reverie/model", [3]),
+        ("/reverie/preset", []),
+        ("/reverie/latent/drag", [1.0]),
+        ("/reverie/midi/learn", ["rm -rf"]),
+        ("/reverie/tempo", ["x"]),
+    ],
+)
 def test_wrong_arguments_are_refused_with_what_was_expected(address: str, args: list[object]) -> None:
     with pytest.raises(OscArgError, match="expected"):
         route(address, args, 0.0)
@@ -94,8 +123,13 @@ def test_bad_messages_are_logged_once_per_address_and_never_stop_the_server(serv
         client.send_message("/reverie/nope", 1.0)
         client.send_message("/reverie/param/speed", "fast")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for payload in (b"", b"\x00" * 7, b"/reverie\x00\x00\x00\x00,f\x00\x00", b"#bundle\x00" + b"\xff" * 40,
-                    b"/K>K\x03\xc2\x17\x006(\xdd\\\x8f"):  # the last made python-osc raise UnicodeDecodeError
+    for payload in (
+        b"",
+        b"\x00" * 7,
+        b"/reverie\x00\x00\x00\x00,f\x00\x00",
+        b"#bundle\x00" + b"\xff" * 40,
+        b"/K>K\x03\xc2\x17\x006(\xdd\\\x8f",
+    ):  # the last made python-osc raise UnicodeDecodeError
         sock.sendto(payload, ("127.0.0.1", srv.port))
     client.send_message("/reverie/tap", [])
     got = wait_for(queue, 1)
@@ -186,10 +220,15 @@ def test_features_and_events_go_out_as_bundles() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
         rx.bind(("127.0.0.1", 0))
         rx.settimeout(2.0)
-        out = FeatureOut(OscConfig(send_port=rx.getsockname()[1], wekinator=True,
-                                   wekinator_port=rx.getsockname()[1]))
-        features = {"loudness": 0.25, "motion": 0.5, "beat_count": 3.0, "onset_count": 1.0, "tempo_bpm": 120.0,
-                    "chroma_0": 1.0}
+        out = FeatureOut(OscConfig(send_port=rx.getsockname()[1], wekinator=True, wekinator_port=rx.getsockname()[1]))
+        features = {
+            "loudness": 0.25,
+            "motion": 0.5,
+            "beat_count": 3.0,
+            "onset_count": 1.0,
+            "tempo_bpm": 120.0,
+            "chroma_0": 1.0,
+        }
         out.tick(10.0, features, "Club", "vae-emoji")
         out.tick(10.001, {**features, "beat_count": 4.0}, "Club", "vae-emoji")  # a beat: sent at once
         received: dict[str, list[object]] = {}

@@ -12,25 +12,47 @@ from installation.mapping.names import FEATURES, PARAMETERS
 from installation.mapping.presets import load_preset
 from installation.sources.touch import TouchFrame
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                            HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
-scalar = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
-                   st.text(max_size=12), st.sampled_from(list(FEATURES) + list(PARAMETERS)))
-value = st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                     st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                     max_leaves=6)
-rule = st.fixed_dictionaries({}, optional={
-    "source": st.one_of(st.sampled_from(FEATURES), st.text(max_size=8)),
-    "target": st.one_of(st.sampled_from(list(PARAMETERS)), st.text(max_size=8)),
-    "range": st.lists(st.floats(allow_nan=True), max_size=3), "curve": st.text(max_size=8) | st.just("exp"),
-    "smoothing_s": scalar, "input_range": st.lists(scalar, max_size=3)})
-preset = st.fixed_dictionaries({"name": st.one_of(st.text(max_size=10), scalar)}, optional={
-    "rule": st.one_of(st.lists(rule, max_size=3), value),
-    "params": st.one_of(st.dictionaries(st.sampled_from(list(PARAMETERS)), scalar, max_size=3), value),
-    "walk": st.dictionaries(st.sampled_from(["speed", "loop_s", "pulse_on", "pulse_decay_s", "bogus"]), scalar),
-    "effects": st.dictionaries(st.sampled_from(["kaleidoscope", "frame_blend", "upscale"]), scalar),
-    "attract": value, "gestures": value, "mirror": value, "crossfade_s": scalar, "model": scalar})
+scalar = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=12),
+    st.sampled_from(list(FEATURES) + list(PARAMETERS)),
+)
+value = st.recursive(
+    scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6,
+)
+rule = st.fixed_dictionaries(
+    {},
+    optional={
+        "source": st.one_of(st.sampled_from(FEATURES), st.text(max_size=8)),
+        "target": st.one_of(st.sampled_from(list(PARAMETERS)), st.text(max_size=8)),
+        "range": st.lists(st.floats(allow_nan=True), max_size=3),
+        "curve": st.text(max_size=8) | st.just("exp"),
+        "smoothing_s": scalar,
+        "input_range": st.lists(scalar, max_size=3),
+    },
+)
+preset = st.fixed_dictionaries(
+    {"name": st.one_of(st.text(max_size=10), scalar)},
+    optional={
+        "rule": st.one_of(st.lists(rule, max_size=3), value),
+        "params": st.one_of(st.dictionaries(st.sampled_from(list(PARAMETERS)), scalar, max_size=3), value),
+        "walk": st.dictionaries(st.sampled_from(["speed", "loop_s", "pulse_on", "pulse_decay_s", "bogus"]), scalar),
+        "effects": st.dictionaries(st.sampled_from(["kaleidoscope", "frame_blend", "upscale"]), scalar),
+        "attract": value,
+        "gestures": value,
+        "mirror": value,
+        "crossfade_s": scalar,
+        "model": scalar,
+    },
+)
 
 
 def toml_value(v) -> str:

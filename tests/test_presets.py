@@ -24,11 +24,14 @@ def test_at_least_four_shipped_presets_load_with_different_characters():
     assert any(r.source == "loudness" for p in presets for r in p.rule)
 
 
-@pytest.mark.parametrize("text, key, names", [
-    ('[[rule]]\nsource = "loudnes"\ntarget = "speed"\n', "rule[0].source", FEATURES),
-    ('[[rule]]\nsource = "loudness"\ntarget = "sped"\n', "rule[0].target", PARAMETERS),
-    ('[params]\ntrials = 0.3\n', "params.trials", PARAMETERS),
-])
+@pytest.mark.parametrize(
+    "text, key, names",
+    [
+        ('[[rule]]\nsource = "loudnes"\ntarget = "speed"\n', "rule[0].source", FEATURES),
+        ('[[rule]]\nsource = "loudness"\ntarget = "sped"\n', "rule[0].target", PARAMETERS),
+        ("[params]\ntrials = 0.3\n", "params.trials", PARAMETERS),
+    ],
+)
 def test_unknown_names_are_rejected_with_file_key_and_valid_names(tmp_path, text, key, names):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
@@ -38,15 +41,18 @@ def test_unknown_names_are_rejected_with_file_key_and_valid_names(tmp_path, text
     assert all(n in message for n in names)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('[[rule]]\ntarget = "speed"\n', "rule[0].source: missing"),
-    ('[params]\ntrails = 5\n', "params.trails: expected a number from 0.0 to 0.95"),
-    ('[walk]\nspeed = "fast"\n', "walk.speed: expected a number"),
-    ('[effects]\nkaleidoscope = 99\n', "effects.kaleidoscope: expected an integer from 0 to 16"),
-    ('[walk]\nwobble = 1\n', "walk.wobble: unknown key"),
-    ('rule = 3\n', "rule: expected a list of tables"),
-    ('[[rule]]\nsource = "loudness"\ntarget = "speed"\ncurve = "eval(1)"\n', "rule[0].curve: expected one of"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('[[rule]]\ntarget = "speed"\n', "rule[0].source: missing"),
+        ("[params]\ntrails = 5\n", "params.trails: expected a number from 0.0 to 0.95"),
+        ('[walk]\nspeed = "fast"\n', "walk.speed: expected a number"),
+        ("[effects]\nkaleidoscope = 99\n", "effects.kaleidoscope: expected an integer from 0 to 16"),
+        ("[walk]\nwobble = 1\n", "walk.wobble: unknown key"),
+        ("rule = 3\n", "rule: expected a list of tables"),
+        ('[[rule]]\nsource = "loudness"\ntarget = "speed"\ncurve = "eval(1)"\n', "rule[0].curve: expected one of"),
+    ],
+)
 def test_malformed_presets_give_one_line_errors(tmp_path, text, expected):
     with pytest.raises(ConfigError, match=expected.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
         load_preset(write(tmp_path, text))

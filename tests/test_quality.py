@@ -131,9 +131,20 @@ def test_the_app_applies_a_level_shows_it_in_the_hud_and_records_it_in_stats(cap
     from installation.app import App
     from installation.config import load_config
 
-    app = App(load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                 "microphone.source=none", 'generator.model="seeded-cppn"',
-                                 "generator.render_size=64", "quality.min_render_size=16"]))
+    app = App(
+        load_config(
+            None,
+            [
+                "display.mode=headless",
+                "display.size=[160, 90]",
+                "camera.source=none",
+                "microphone.source=none",
+                'generator.model="seeded-cppn"',
+                "generator.render_size=64",
+                "quality.min_render_size=16",
+            ],
+        )
+    )
     app.setup()
     try:
         assert app.quality is not None and app.quality.index == 0

@@ -31,7 +31,7 @@ def pattern(i: int) -> np.ndarray:
     img = np.zeros((H, W, 3), np.uint8)
     img[..., 2] = 60
     x = (4 * i) % (W - 16)
-    img[:, x:x + 16] = (250, 220, 40)
+    img[:, x : x + 16] = (250, 220, 40)
     return img
 
 
@@ -61,8 +61,10 @@ class BlasLoad:
 
         self.stop = threading.Event()
         self.rounds = {"numpy": 0, "torch": 0}
-        self.threads = [threading.Thread(target=self._numpy, name="blas-numpy", daemon=True),
-                        threading.Thread(target=self._torch, name="blas-torch", daemon=True)]
+        self.threads = [
+            threading.Thread(target=self._numpy, name="blas-numpy", daemon=True),
+            threading.Thread(target=self._torch, name="blas-torch", daemon=True),
+        ]
 
     def _numpy(self) -> None:
         a = np.random.default_rng(0).standard_normal((512, 512))
@@ -114,15 +116,28 @@ def record_under_load(out_dir: str, recorder_cls: type[Recorder] = Recorder) -> 
                     time.sleep(0.02)  # let the encoder keep up, as the display's pace would
             rec.close(timeout_s=TAKE_LIMIT_S)
             faulthandler.cancel_dump_traceback_later()
-            print(json.dumps({"take": n, "seconds": time.perf_counter() - t0, "written": rec.frames_written,
-                              "dropped": rec.frames_dropped, "error": rec.error, "active": rec.active,
-                              "blas_rounds": dict(load.rounds)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "take": n,
+                        "seconds": time.perf_counter() - t0,
+                        "written": rec.frames_written,
+                        "dropped": rec.frames_dropped,
+                        "error": rec.error,
+                        "active": rec.active,
+                        "blas_rounds": dict(load.rounds),
+                    }
+                ),
+                flush=True,
+            )
         # A fork can also leave a BLAS thread stuck rather than the forking one: both must still progress.
         before, t0 = dict(load.rounds), time.perf_counter()
         while any(load.rounds[k] <= before[k] for k in before) and time.perf_counter() - t0 < BLAS_PROGRESS_S:
             time.sleep(0.05)
-        print(json.dumps({"blas_before": before, "blas_after": dict(load.rounds),
-                          "seconds": time.perf_counter() - t0}), flush=True)
+        print(
+            json.dumps({"blas_before": before, "blas_after": dict(load.rounds), "seconds": time.perf_counter() - t0}),
+            flush=True,
+        )
     os._exit(0)  # torch's threads are still inside an SVD; they need no orderly exit
 
 
@@ -131,18 +146,29 @@ def test_start_and_stop_five_recordings_while_blas_threads_work(tmp_path):
     root = Path(__file__).resolve().parent.parent
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", ("import sys; from tests.test_recorder import record_under_load; "
-                                    "record_under_load(sys.argv[1])"), str(tmp_path)],
-            cwd=root, capture_output=True, text=True, timeout=TAKES * TAKE_LIMIT_S + 60, check=False)
+            [
+                sys.executable,
+                "-c",
+                ("import sys; from tests.test_recorder import record_under_load; record_under_load(sys.argv[1])"),
+                str(tmp_path),
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=TAKES * TAKE_LIMIT_S + 60,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"the recording child process hung beyond its own watchdog: {exc.stdout!r} {exc.stderr!r}")
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     takes = [line for line in lines if "take" in line]
     if proc.returncode != 0 or len(takes) != TAKES:
         started = max((line["starting"] for line in lines if "starting" in line), default=-1)
-        pytest.fail(f"recording {started + 1} of {TAKES} did not finish within {TAKE_LIMIT_S:.0f} s while BLAS "
-                    f"threads worked (a fork deadlock?); exit code {proc.returncode}; tracebacks:\n"
-                    f"{proc.stderr[-4000:]}")
+        pytest.fail(
+            f"recording {started + 1} of {TAKES} did not finish within {TAKE_LIMIT_S:.0f} s while BLAS "
+            f"threads worked (a fork deadlock?); exit code {proc.returncode}; tracebacks:\n"
+            f"{proc.stderr[-4000:]}"
+        )
     for take in takes:
         logging.getLogger(__name__).info("take %(take)d: %(seconds).2f s, BLAS rounds so far %(blas_rounds)s", take)
         assert take["seconds"] < 10.0, take
@@ -158,8 +184,10 @@ def test_start_and_stop_five_recordings_while_blas_threads_work(tmp_path):
     assert min(takes[-1]["blas_rounds"].values()) > 0  # the load really ran alongside
     progress = next(line for line in lines if "blas_after" in line)
     stuck = [k for k in progress["blas_before"] if progress["blas_after"][k] <= progress["blas_before"][k]]
-    assert not stuck, (f"{stuck} thread(s) made no progress for {progress['seconds']:.0f} s after the recordings: "
-                       f"stuck in a fork handler? {progress}")
+    assert not stuck, (
+        f"{stuck} thread(s) made no progress for {progress['seconds']:.0f} s after the recordings: "
+        f"stuck in a fork handler? {progress}"
+    )
 
 
 def test_ffmpeg_is_started_without_fork(tmp_path):

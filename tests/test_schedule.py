@@ -35,8 +35,19 @@ def test_several_rules_wrapping_days_and_past_midnight():
     assert parse_schedule("").is_open(at(0, 3))  # no schedule: always open
 
 
-@pytest.mark.parametrize("text", ["Tue-Sun 10-18", "Tuesday 10:00-18:00", "Tue 25:00-26:00", "Tue 10:00-10:00",
-                                  "Tue-Sun", ";", "Tue 10:60-11:00", "Xyz-Sun 10:00-18:00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tue-Sun 10-18",
+        "Tuesday 10:00-18:00",
+        "Tue 25:00-26:00",
+        "Tue 10:00-10:00",
+        "Tue-Sun",
+        ";",
+        "Tue 10:60-11:00",
+        "Xyz-Sun 10:00-18:00",
+    ],
+)
 def test_bad_text_is_one_config_line_naming_the_key(tmp_path, text):
     path = tmp_path / "show.toml"
     path.write_text(f'[schedule]\nopen = "{text}"\n')
@@ -47,8 +58,16 @@ def test_bad_text_is_one_config_line_naming_the_key(tmp_path, text):
 
 
 def test_closed_black_screen_idles_the_generator_then_opens_again():
-    config = load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                "microphone.source=none", 'schedule.open="Tue-Sun 10:00-18:00"'])
+    config = load_config(
+        None,
+        [
+            "display.mode=headless",
+            "display.size=[160, 90]",
+            "camera.source=none",
+            "microphone.source=none",
+            'schedule.open="Tue-Sun 10:00-18:00"',
+        ],
+    )
     now = {"t": at(0, 12)}
     app = App(config)
     app.setup()
@@ -74,9 +93,18 @@ def test_closed_black_screen_idles_the_generator_then_opens_again():
 
 
 def test_closed_calm_loop_is_dim_and_slow():
-    config = load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                "microphone.source=none", 'schedule.open="Mon 10:00-11:00"',
-                                'schedule.closed_mode="calm"', "burnin.drift_px=0"])
+    config = load_config(
+        None,
+        [
+            "display.mode=headless",
+            "display.size=[160, 90]",
+            "camera.source=none",
+            "microphone.source=none",
+            'schedule.open="Mon 10:00-11:00"',
+            'schedule.closed_mode="calm"',
+            "burnin.drift_px=0",
+        ],
+    )
     app = App(config)
     app.setup()
     try:
@@ -95,8 +123,17 @@ def test_closed_calm_loop_is_dim_and_slow():
 
 
 def test_burn_in_drift_moves_the_picture_a_few_px():
-    config = load_config(None, ["display.mode=headless", "display.size=[160, 90]", "camera.source=none",
-                                "microphone.source=none", "burnin.drift_px=4", "burnin.drift_period_s=100"])
+    config = load_config(
+        None,
+        [
+            "display.mode=headless",
+            "display.size=[160, 90]",
+            "camera.source=none",
+            "microphone.source=none",
+            "burnin.drift_px=4",
+            "burnin.drift_period_s=100",
+        ],
+    )
     app = App(config)
     app.setup()
     try:

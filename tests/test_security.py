@@ -62,10 +62,12 @@ def test_no_unpickling_eval_or_shell_anywhere():
 
 def test_the_scanner_catches_what_it_should(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("import pickle\nimport torch, numpy as np\neval('1')\nexec('x=1')\ntorch.load('w.pt')\n"
-                   "torch.load('w.pt', weights_only=False)\nnp.load('a.npy', allow_pickle=True)\n"
-                   "import subprocess\nsubprocess.run('ls', shell=True)\nmodel.eval()\n"
-                   "torch.load('w', weights_only=True)\n")
+    bad.write_text(
+        "import pickle\nimport torch, numpy as np\neval('1')\nexec('x=1')\ntorch.load('w.pt')\n"
+        "torch.load('w.pt', weights_only=False)\nnp.load('a.npy', allow_pickle=True)\n"
+        "import subprocess\nsubprocess.run('ls', shell=True)\nmodel.eval()\n"
+        "torch.load('w', weights_only=True)\n"
+    )
     global ROOT
     saved, ROOT = ROOT, tmp_path
     try:

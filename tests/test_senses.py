@@ -10,16 +10,40 @@ from pathlib import Path
 import numpy as np
 
 from installation.config import CameraConfig, MicrophoneConfig
-from installation.senses import SenseSnapshot, Senses
+from installation.senses import Senses, SenseSnapshot
 from tests.media import write_test_video
 from tests.test_features_audio import clicks
 
 DATA = Path(__file__).parent / "data"
 NAMES = {
-    "loudness", "loudness_db", "motion", "brightness", "motion_x", "motion_y", "motion_cx", "motion_cy",
-    "presence", "occupied", "faces", "face_x", "face_y", "face_size", "smile", "hue", "saturation", "band_low",
-    "band_mid", "band_high", "spectral_centroid", "onset", "onset_count", "tempo_bpm", "beat_phase",
-    "beat_confidence", "beat_count", *(f"chroma_{i}" for i in range(12)),
+    "loudness",
+    "loudness_db",
+    "motion",
+    "brightness",
+    "motion_x",
+    "motion_y",
+    "motion_cx",
+    "motion_cy",
+    "presence",
+    "occupied",
+    "faces",
+    "face_x",
+    "face_y",
+    "face_size",
+    "smile",
+    "hue",
+    "saturation",
+    "band_low",
+    "band_mid",
+    "band_high",
+    "spectral_centroid",
+    "onset",
+    "onset_count",
+    "tempo_bpm",
+    "beat_phase",
+    "beat_confidence",
+    "beat_count",
+    *(f"chroma_{i}" for i in range(12)),
 }
 
 

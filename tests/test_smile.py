@@ -31,8 +31,10 @@ def analyse(video: Path) -> list[dict[str, float]]:
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     d = tmp_path_factory.mktemp("faces")
-    return {name: write_photo_video(DATA / f"{name}_320x240.jpg", d / f"{name}.avi", seconds=4.0)
-            for name in ("astronaut", "grace_hopper")}
+    return {
+        name: write_photo_video(DATA / f"{name}_320x240.jpg", d / f"{name}.avi", seconds=4.0)
+        for name in ("astronaut", "grace_hopper")
+    }
 
 
 def test_a_smiling_face_reads_as_a_smile_and_a_neutral_one_does_not(videos):
@@ -42,7 +44,7 @@ def test_a_smiling_face_reads_as_a_smile_and_a_neutral_one_does_not(videos):
     assert sum(f["faces"] >= 1 for f in smiling) > 20 and sum(f["faces"] >= 1 for f in neutral) > 20
     smile_s = np.array([f["smile"] for f in smiling])
     smile_n = np.array([f["smile"] for f in neutral])
-    assert np.all((0.0 <= smile_s) & (smile_s <= 1.0)) and np.all((0.0 <= smile_n) & (smile_n <= 1.0))
+    assert np.all((smile_s >= 0.0) & (smile_s <= 1.0)) and np.all((smile_n >= 0.0) & (smile_n <= 1.0))
     assert smile_s.max() > 0.5, smile_s.round(2)
     assert smile_n.max() < 0.2, smile_n.round(2)
     assert smile_s[10:].mean() > smile_n[10:].mean() + 0.25

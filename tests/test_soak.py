@@ -16,8 +16,14 @@ from tests.runner import ROOT, app_env
 
 @pytest.mark.soak
 def test_one_minute_soak_has_no_crash_and_no_leak(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "installation.soak", "--minutes", "1", "--workdir", str(tmp_path)],
-                          cwd=ROOT, env=app_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "installation.soak", "--minutes", "1", "--workdir", str(tmp_path)],
+        cwd=ROOT,
+        env=app_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert proc.returncode == 0 and last.startswith("soak PASS"), f"{last}\n{proc.stderr[-3000:]}"
     assert "crashes 0" in last

@@ -27,10 +27,29 @@ def test_two_minute_chaos_soak_recovers_from_every_fault(tmp_path):
     require_tools(*missing_tools())
     out = tmp_path / "out.json"
     with open(tmp_path / "soak.log", "w") as err:
-        proc = subprocess.run([sys.executable, "-m", "installation.soak", "--minutes", "2", "--chaos", "--json",
-                               str(out), "--workdir", str(tmp_path / "work"), "--seed", "15"],
-                              cwd=ROOT, env=app_env(), stdout=subprocess.PIPE, stderr=err, text=True, timeout=1200,
-                              check=False)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "installation.soak",
+                "--minutes",
+                "2",
+                "--chaos",
+                "--json",
+                str(out),
+                "--workdir",
+                str(tmp_path / "work"),
+                "--seed",
+                "15",
+            ],
+            cwd=ROOT,
+            env=app_env(),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=1200,
+            check=False,
+        )
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     log_tail = (tmp_path / "soak.log").read_text(errors="replace")[-4000:]
     assert proc.returncode == 0 and last.startswith("chaos soak PASS"), f"{last}\n{log_tail}"

@@ -41,8 +41,15 @@ sys.exit(main.main(["--headless", "--seconds", "{FLOOD_S + 6.0!r}", "--camera", 
 def test_a_c_library_flooding_stderr_is_rate_limited_and_counted(tmp_path: Path) -> None:
     count_file = tmp_path / "written.txt"
     with open(tmp_path / "stderr.txt", "wb") as err:
-        done = subprocess.run([sys.executable, "-c", CHILD, str(count_file), str(ROOT)], cwd=ROOT, env=app_env(),
-                              stdout=subprocess.DEVNULL, stderr=err, timeout=240, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(count_file), str(ROOT)],
+            cwd=ROOT,
+            env=app_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            timeout=240,
+            check=False,
+        )
     text = (tmp_path / "stderr.txt").read_text(errors="replace")
     assert done.returncode == 0, text[-3000:]
     written = int(count_file.read_text())
@@ -77,9 +84,16 @@ def test_a_crash_in_c_code_leaves_a_traceback_on_the_real_stderr(tmp_path: Path)
     """With descriptor 2 a pipe, a crash's last words could die with the limiter's thread; the show
     enables faulthandler on the real stderr, so the supervisor's log says where it crashed."""
     with open(tmp_path / "stderr.txt", "wb") as err:
-        done = subprocess.run([sys.executable, "-c", SEGFAULT, str(ROOT)], cwd=ROOT, env=app_env(),
-                              stdout=subprocess.DEVNULL, stderr=err, timeout=240, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", SEGFAULT, str(ROOT)],
+            cwd=ROOT,
+            env=app_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            timeout=240,
+            check=False,
+        )
     text = (tmp_path / "stderr.txt").read_text(errors="replace")
     assert done.returncode == -11, (done.returncode, text[-2000:])  # the crash happened
     assert "Fatal Python error: Segmentation fault" in text, text[-2000:]
-    assert "crash" in text[text.index("Fatal Python error"):]  # the crashing thread's stack: the function
+    assert "crash" in text[text.index("Fatal Python error") :]  # the crashing thread's stack: the function

@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from installation.config import SupervisorConfig
 from installation.mapping.walk import LatentWalk
 from installation.supervisor import Supervisor
@@ -42,12 +40,34 @@ def wait_for(predicate, timeout_s: float, what: str, proc: subprocess.Popen | No
 def start_supervised(log_dir: Path, *extra: str) -> subprocess.Popen[str]:
     fast = log_dir.parent / "fast.toml"  # a quick walk, so a restart that started over would show
     fast.write_text('name = "Fast"\n[walk]\nspeed = 0.5\n')
-    args = ["--supervise", "--set", f'run.preset="{fast}"', "--headless", "--camera", "none", "--mic", "none",
-            "--set", f'supervisor.log_dir="{log_dir}"', "--set", "supervisor.stable_s=2",
-            "--set", "supervisor.hang_s=2", "--set", "state.interval_s=0.5", "--set", "health.interval_s=0.3",
-            "--set", "display.size=[160, 90]", "--set", "display.fps=20", *extra]
-    return subprocess.Popen(main_cmd(*args), cwd=ROOT, env=app_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, text=True)
+    args = [
+        "--supervise",
+        "--set",
+        f'run.preset="{fast}"',
+        "--headless",
+        "--camera",
+        "none",
+        "--mic",
+        "none",
+        "--set",
+        f'supervisor.log_dir="{log_dir}"',
+        "--set",
+        "supervisor.stable_s=2",
+        "--set",
+        "supervisor.hang_s=2",
+        "--set",
+        "state.interval_s=0.5",
+        "--set",
+        "health.interval_s=0.3",
+        "--set",
+        "display.size=[160, 90]",
+        "--set",
+        "display.fps=20",
+        *extra,
+    ]
+    return subprocess.Popen(
+        main_cmd(*args), cwd=ROOT, env=app_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
 
 
 def stop_supervised(proc: subprocess.Popen[str]) -> int:
@@ -70,11 +90,19 @@ def test_kill_9_show_is_back_within_5_s_and_continues_its_latent_walk(tmp_path):
     try:
         first = wait_for(lambda: child_pid(log_dir), 90, "first show up", proc)
         # Wait until the walk has moved past its first keyframes, so a fresh start would look different.
-        z_dim = wait_for(lambda: (read_json(log_dir / "state.json") or {}).get("latent", {}).get("walk", {}).get("z_dim"), 30,
-                         "first state save", proc)
+        z_dim = wait_for(
+            lambda: (read_json(log_dir / "state.json") or {}).get("latent", {}).get("walk", {}).get("z_dim"),
+            30,
+            "first state save",
+            proc,
+        )
         fresh = LatentWalk(z_dim, seed=1).export_state()  # where a show that started over would be
-        wait_for(lambda: read_json(log_dir / "state.json")["latent"]["walk"]["k0"] not in (fresh["k0"], fresh["k1"]), 30,
-                 "walk stepped twice", proc)
+        wait_for(
+            lambda: read_json(log_dir / "state.json")["latent"]["walk"]["k0"] not in (fresh["k0"], fresh["k1"]),
+            30,
+            "walk stepped twice",
+            proc,
+        )
         # The replacement is a warm standby that has already imported torch (minutes of CPU on a busy PC).
         wait_for(lambda: "warm standby ready" in (log_dir / "reverie.log").read_text(), 120, "standby ready", proc)
         saved = read_json(log_dir / "state.json")
@@ -86,7 +114,9 @@ def test_kill_9_show_is_back_within_5_s_and_continues_its_latent_walk(tmp_path):
         assert back_s < BACK_WITHIN_S, f"the show took {back_s:.1f} s to come back (presenting frames)"
         time.sleep(1.0)  # the new show has saved at least once
         now = read_json(log_dir / "state.json")
-        assert now["latent"]["walk"]["k0"] in (saved["latent"]["walk"]["k0"], saved["latent"]["walk"]["k1"]), "the walk started over"
+        assert now["latent"]["walk"]["k0"] in (saved["latent"]["walk"]["k0"], saved["latent"]["walk"]["k1"]), (
+            "the walk started over"
+        )
         assert read_json(log_dir / "health.json")["restarts"] == 1
         assert stop_supervised(proc) == 0
     finally:

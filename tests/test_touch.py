@@ -44,7 +44,9 @@ def test_mouse_is_one_finger_in_screen_units_through_the_real_event_queue():
     tracker = TouchTracker((200, 100))
     pygame.event.clear()
     pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(50, 50), button=1, touch=False))
-    pygame.event.post(pygame.event.Event(pygame.MOUSEMOTION, pos=(150, 25), rel=(100, -25), buttons=(1, 0, 0), touch=False))
+    pygame.event.post(
+        pygame.event.Event(pygame.MOUSEMOTION, pos=(150, 25), rel=(100, -25), buttons=(1, 0, 0), touch=False)
+    )
     for event in pygame.event.get():
         assert tracker.handle(event)
     frame = tracker.frame()

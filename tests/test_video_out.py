@@ -24,7 +24,7 @@ def two_halves(left: tuple[int, int, int], right: tuple[int, int, int], size: tu
     w, h = size
     img = np.empty((h, w, 3), np.uint8)
     img[:, : w // 2] = left
-    img[:, w // 2:] = right
+    img[:, w // 2 :] = right
     return img
 
 
@@ -72,15 +72,18 @@ def receive_until(ndi: Any, receiver: Any, out: VideoOut, frame: np.ndarray, ok,
             ndi.recv_free_video_v2(receiver, video)
             if ok(last):
                 return last
-    pytest.fail(f"no matching NDI frame within {timeout_s} s; last received: "
-                f"{None if last is None else (last.shape, last[60, 40], last[60, 120])}")
+    pytest.fail(
+        f"no matching NDI frame within {timeout_s} s; last received: "
+        f"{None if last is None else (last.shape, last[60, 40], last[60, 120])}"
+    )
 
 
 def halves_bgr(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean BGR of the middle of each half (away from the edge H.264-like codecs blur)."""
     h, w = img.shape[:2]
-    return img[h // 4: 3 * h // 4, w // 16: 7 * w // 16, :3].mean((0, 1)), \
-        img[h // 4: 3 * h // 4, 9 * w // 16: 15 * w // 16, :3].mean((0, 1))
+    return img[h // 4 : 3 * h // 4, w // 16 : 7 * w // 16, :3].mean((0, 1)), img[
+        h // 4 : 3 * h // 4, 9 * w // 16 : 15 * w // 16, :3
+    ].mean((0, 1))
 
 
 def looks_like(left_rgb: tuple[int, int, int], right_rgb: tuple[int, int, int]):
@@ -89,6 +92,7 @@ def looks_like(left_rgb: tuple[int, int, int], right_rgb: tuple[int, int, int]):
             return False
         left, right = halves_bgr(img)  # NDI compresses: within 40 of what was sent
         return bool(np.abs(left[::-1] - left_rgb).max() < 40 and np.abs(right[::-1] - right_rgb).max() < 40)
+
     return ok
 
 
@@ -163,8 +167,10 @@ def test_missing_modules_say_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "NDIlib", None)  # import NDIlib -> ModuleNotFoundError
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)
     reasons = available_backends()
-    assert reasons == {"ndi": "the NDI module is missing: pip install ndi-python",
-                       "virtualcam": "the virtual camera module is missing: pip install pyvirtualcam"}
+    assert reasons == {
+        "ndi": "the NDI module is missing: pip install ndi-python",
+        "virtualcam": "the virtual camera module is missing: pip install pyvirtualcam",
+    }
 
 
 def test_a_broken_native_library_is_a_reason_not_a_crash(monkeypatch, caplog):
@@ -205,8 +211,14 @@ class FakeSink:
 
 
 class FakeVideoOut(VideoOut):
-    def __init__(self, sink: FakeSink, reasons: dict[str, str] | None = None, backend: str = "ndi",
-                 size: tuple[int, int] = (160, 120), fps: int = 30) -> None:
+    def __init__(
+        self,
+        sink: FakeSink,
+        reasons: dict[str, str] | None = None,
+        backend: str = "ndi",
+        size: tuple[int, int] = (160, 120),
+        fps: int = 30,
+    ) -> None:
         super().__init__(backend, "Reverie", size, fps)
         self.sink = sink
         self.fake_reasons = reasons or {"ndi": "", "virtualcam": ""}

@@ -46,14 +46,34 @@ class FakeShow:
 
     def panel_status(self) -> dict[str, Any]:
         rng = np.random.default_rng(3)
-        return {"fps": 59.5, "generator_fps": 24.0, "latency_ms_p95": 41.0, "preset": "Gallery",
-                "preset_file": self.preset_file, "model": "vae-emoji",
-                "sources": {"camera": {"state": "fallback", "detail": "synthetic"},
-                            "microphone": {"state": "off", "detail": "none"}},
-                "uptime_s": 12.5, "restarts": 0, "last_error": "", "open": True, "schedule": "",
-                "closed_mode": "black", "recording": False, "presets": PRESETS, "models": MODELS,
-                "engagement": engagement_map(rng.standard_normal((6, 8)), np.arange(6.0), np.array([0, 0, 3, 0, 0, 1]),
-                                             np.eye(8)[:2], rng.standard_normal(8))}
+        return {
+            "fps": 59.5,
+            "generator_fps": 24.0,
+            "latency_ms_p95": 41.0,
+            "preset": "Gallery",
+            "preset_file": self.preset_file,
+            "model": "vae-emoji",
+            "sources": {
+                "camera": {"state": "fallback", "detail": "synthetic"},
+                "microphone": {"state": "off", "detail": "none"},
+            },
+            "uptime_s": 12.5,
+            "restarts": 0,
+            "last_error": "",
+            "open": True,
+            "schedule": "",
+            "closed_mode": "black",
+            "recording": False,
+            "presets": PRESETS,
+            "models": MODELS,
+            "engagement": engagement_map(
+                rng.standard_normal((6, 8)),
+                np.arange(6.0),
+                np.array([0, 0, 3, 0, 0, 1]),
+                np.eye(8)[:2],
+                rng.standard_normal(8),
+            ),
+        }
 
     def panel_picture(self) -> np.ndarray:
         frame = np.zeros((1080, 1920, 3), np.uint8)
@@ -66,8 +86,14 @@ class Client:
     def __init__(self, port: int) -> None:
         self.port = port
 
-    def request(self, method: str, path: str, body: bytes | str | None = None, token: str | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes, dict[str, str]]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         h = dict(headers or {})
         if token is not None:
@@ -117,8 +143,18 @@ def test_reads_from_this_computer_need_no_token(panel) -> None:
     _feed, _show, _queue, client = panel
     code, status = client.json("GET", "/api/status")
     assert code == 200 and status["state"] == "running" and status["supervised"] is False
-    for key in ("fps", "generator_fps", "latency_ms_p95", "preset", "model", "sources", "uptime_s", "restarts",
-                "last_error", "open"):
+    for key in (
+        "fps",
+        "generator_fps",
+        "latency_ms_p95",
+        "preset",
+        "model",
+        "sources",
+        "uptime_s",
+        "restarts",
+        "last_error",
+        "open",
+    ):
         assert key in status, key
     assert status["presets"] == PRESETS and status["writable"] is True and "engagement" not in status
 
@@ -172,11 +208,27 @@ def test_log_shows_warnings_and_errors_only(panel) -> None:
 def test_logtail_reads_the_level_of_the_shows_own_lines() -> None:
     tail = LogTail()
     show = logging.getLogger("reverie.show")
-    record = show.makeRecord("reverie.show", logging.INFO, __file__, 1, "%s",
-                             ("2026-11-30 08:00:00,001 ERROR   installation.app: generator failed",), None)
+    record = show.makeRecord(
+        "reverie.show",
+        logging.INFO,
+        __file__,
+        1,
+        "%s",
+        ("2026-11-30 08:00:00,001 ERROR   installation.app: generator failed",),
+        None,
+    )
     tail.handle(record)
-    tail.handle(show.makeRecord("reverie.show", logging.INFO, __file__, 1, "%s",
-                                ("2026-11-30 08:00:00,002 INFO    installation.app: all fine",), None))
+    tail.handle(
+        show.makeRecord(
+            "reverie.show",
+            logging.INFO,
+            __file__,
+            1,
+            "%s",
+            ("2026-11-30 08:00:00,002 INFO    installation.app: all fine",),
+            None,
+        )
+    )
     assert [(line["level"], line["text"]) for line in tail.lines()] == [("ERROR", "installation.app: generator failed")]
 
 
@@ -188,8 +240,13 @@ def test_commands_go_onto_the_command_queue(panel) -> None:
     assert client.json("POST", "/api/snapshot", token=TOKEN)[0] == 202
     assert client.json("POST", "/api/record", body='{"on": true}', token=TOKEN)[0] == 202
     assert client.json("POST", "/api/record", body='{"on": false}', token=TOKEN)[0] == 202
-    assert queue.drain() == [c.SwitchPreset("4-club", quantised=False), c.SwitchModel("seeded-cppn", quantised=False),
-                             c.Snapshot(), c.SetRecording(True), c.SetRecording(False)]
+    assert queue.drain() == [
+        c.SwitchPreset("4-club", quantised=False),
+        c.SwitchModel("seeded-cppn", quantised=False),
+        c.Snapshot(),
+        c.SetRecording(True),
+        c.SetRecording(False),
+    ]
 
 
 def test_bad_writes_get_one_clear_answer_and_nothing_is_queued(panel) -> None:
@@ -261,16 +318,27 @@ def test_a_taken_port_is_reported_and_nothing_breaks(panel, caplog) -> None:
 # ---------------------------------------------------------------------------- pure parts
 def test_to_command_accepts_only_what_it_knows() -> None:
     assert to_command({"action": "preset", "name": "4-club"}, PRESETS) == c.SwitchPreset("4-club", quantised=False)
-    for bad in ({"action": "preset", "name": "../../etc/passwd"}, {"action": "preset"}, {"action": "eval"},
-                {"action": "record", "on": 1}, [], "preset", None):
+    for bad in (
+        {"action": "preset", "name": "../../etc/passwd"},
+        {"action": "preset"},
+        {"action": "eval"},
+        {"action": "record", "on": 1},
+        [],
+        "preset",
+        None,
+    ):
         with pytest.raises(ValueError):
             to_command(bad, PRESETS, MODELS)
 
 
 def test_engagement_plot_survives_missing_or_odd_data() -> None:
-    for data in (None, {}, {"x": [1], "y": [], "dwell_s": [1], "touches": [0], "now": [0, 0]},
-                 {"x": [float("nan")], "y": [0], "dwell_s": [1], "touches": [0], "now": [0, 0]},
-                 {"x": ["a"], "y": [0], "dwell_s": [1], "touches": [0], "now": [0, 0]}):
+    for data in (
+        None,
+        {},
+        {"x": [1], "y": [], "dwell_s": [1], "touches": [0], "now": [0, 0]},
+        {"x": [float("nan")], "y": [0], "dwell_s": [1], "touches": [0], "now": [0, 0]},
+        {"x": ["a"], "y": [0], "dwell_s": [1], "touches": [0], "now": [0, 0]},
+    ):
         png = engagement_png(data)
         assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape == (360, 480, 3)
 

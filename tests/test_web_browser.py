@@ -22,9 +22,25 @@ from tests.system import require_module, require_tools
 TOKEN = "T"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-COMMON = ("--headless", "--camera", "none", "--mic", "none", "--set", "display.size=[320, 180]",
-          "--set", "display.fps=30", "--set", "midi.enabled=false", "--set", "osc.enabled=false",
-          "--set", "web.enabled=true", "--set", f"web.token={TOKEN}")
+COMMON = (
+    "--headless",
+    "--camera",
+    "none",
+    "--mic",
+    "none",
+    "--set",
+    "display.size=[320, 180]",
+    "--set",
+    "display.fps=30",
+    "--set",
+    "midi.enabled=false",
+    "--set",
+    "osc.enabled=false",
+    "--set",
+    "web.enabled=true",
+    "--set",
+    f"web.token={TOKEN}",
+)
 PHONE = (390, 844)
 DESKTOP = (1280, 900)
 
@@ -50,8 +66,15 @@ def chromium(size: tuple[int, int] = DESKTOP) -> Iterator[Any]:
     os.environ["SE_OFFLINE"] = "true"  # selenium-manager must never download a browser or driver
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={size[0]},{size[1]}", "--hide-scrollbars", "--force-device-scale-factor=1"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={size[0]},{size[1]}",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
@@ -62,9 +85,15 @@ def chromium(size: tuple[int, int] = DESKTOP) -> Iterator[Any]:
 
 
 def set_viewport(driver: Any, size: tuple[int, int], mobile: bool | None = None) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": size[0], "height": size[1], "deviceScaleFactor": 1,
-        "mobile": size[0] < 600 if mobile is None else mobile})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": size[0],
+            "height": size[1],
+            "deviceScaleFactor": 1,
+            "mobile": size[0] < 600 if mobile is None else mobile,
+        },
+    )
 
 
 def screenshot(driver: Any, path: Path, width: int) -> None:
@@ -103,8 +132,18 @@ def test_panel_in_chromium_against_a_running_show(tmp_path: Path) -> None:
     port = free_tcp_port()
     stats = tmp_path / "stats.jsonl"
     snaps = tmp_path / "snaps"
-    proc = start_main(*COMMON, "--stats", str(stats), "--set", f"web.port={port}", "--set", "stats.interval_s=0.25",
-                      "--set", f'run.snapshot_dir="{snaps}"', log_path=tmp_path / "show.log")
+    proc = start_main(
+        *COMMON,
+        "--stats",
+        str(stats),
+        "--set",
+        f"web.port={port}",
+        "--set",
+        "stats.interval_s=0.25",
+        "--set",
+        f'run.snapshot_dir="{snaps}"',
+        log_path=tmp_path / "show.log",
+    )
     try:
         wait_stats(stats, lambda s: s["frames"] > 5, 90, proc)
         with chromium(DESKTOP) as driver:
@@ -119,10 +158,14 @@ def test_panel_in_chromium_against_a_running_show(tmp_path: Path) -> None:
             assert driver.execute_script("return document.getElementById('fps').textContent") != "–"
             screenshot(driver, shots_dir(tmp_path) / "panel-desktop.png", DESKTOP[0])
 
-            driver.find_element("css selector", "#presets button[data-name=\"4-club\"]").click()
+            driver.find_element("css selector", '#presets button[data-name="4-club"]').click()
             wait_stats(stats, lambda s: s["preset"] == "Club", 15, proc)
-            wait_page(driver, "document.querySelector('#presets button.current')?.dataset.name === '4-club'", 10,
-                      "the page shows the new preset")
+            wait_page(
+                driver,
+                "document.querySelector('#presets button.current')?.dataset.name === '4-club'",
+                10,
+                "the page shows the new preset",
+            )
             driver.find_element("css selector", "#snapshot").click()
             wait_page(driver, "document.getElementById('toast').textContent.includes('snapshot')", 10, "snapshot sent")
             deadline = time.monotonic() + 15
@@ -152,10 +195,27 @@ def test_panel_says_restarting_during_a_supervised_restart_and_recovers(tmp_path
     port = free_tcp_port()
     log_dir = tmp_path / "state"
     # No warm standby: the restart takes seconds (importing torch), long enough to watch it.
-    proc = subprocess.Popen(main_cmd("--supervise", *COMMON, "--set", f"web.port={port}",
-                                     "--set", f'supervisor.log_dir="{log_dir}"', "--set", "supervisor.standby=false",
-                                     "--set", "supervisor.stable_s=2", "--set", "health.interval_s=0.3"),
-                            cwd=ROOT, env=app_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        main_cmd(
+            "--supervise",
+            *COMMON,
+            "--set",
+            f"web.port={port}",
+            "--set",
+            f'supervisor.log_dir="{log_dir}"',
+            "--set",
+            "supervisor.standby=false",
+            "--set",
+            "supervisor.stable_s=2",
+            "--set",
+            "health.interval_s=0.3",
+        ),
+        cwd=ROOT,
+        env=app_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         with chromium(PHONE) as driver:
             deadline = time.monotonic() + 30
@@ -173,11 +233,21 @@ def test_panel_says_restarting_during_a_supervised_restart_and_recovers(tmp_path
             assert first > 0
             time.sleep(2.5)  # a stable run: restarted at once
             os.kill(first, signal.SIGKILL)
-            wait_page(driver, "document.getElementById('state').textContent === 'restarting' && "
-                      "document.getElementById('banner').classList.contains('show')", 15, "page says restarting")
+            wait_page(
+                driver,
+                "document.getElementById('state').textContent === 'restarting' && "
+                "document.getElementById('banner').classList.contains('show')",
+                15,
+                "page says restarting",
+            )
             screenshot(driver, shots_dir(tmp_path) / "panel-restarting-phone.png", PHONE[0])
-            wait_page(driver, "document.getElementById('state').textContent === 'running' && "
-                      "document.getElementById('restarts').textContent === '1'", 120, "page recovers by itself")
+            wait_page(
+                driver,
+                "document.getElementById('state').textContent === 'running' && "
+                "document.getElementById('restarts').textContent === '1'",
+                120,
+                "page recovers by itself",
+            )
             assert not driver.execute_script("return document.getElementById('banner').classList.contains('show')")
             assert child_pid(log_dir) not in (0, first)
     finally:
@@ -200,15 +270,27 @@ def test_panel_shows_a_closed_show_without_a_picture(tmp_path: Path) -> None:
     day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[(datetime.date.today().weekday() + 2) % 7]
     port = free_tcp_port()
     stats = tmp_path / "stats.jsonl"
-    proc = start_main(*COMMON, "--stats", str(stats), "--set", f"web.port={port}",
-                      "--set", f'schedule.open="{day} 10:00-18:00"', log_path=tmp_path / "show.log")
+    proc = start_main(
+        *COMMON,
+        "--stats",
+        str(stats),
+        "--set",
+        f"web.port={port}",
+        "--set",
+        f'schedule.open="{day} 10:00-18:00"',
+        log_path=tmp_path / "show.log",
+    )
     try:
         wait_stats(stats, lambda s: s["frames"] > 2, 90, proc)
         with chromium(PHONE) as driver:
             driver.get(f"http://127.0.0.1:{port}/")
             wait_page(driver, "document.getElementById('openstate').textContent === 'closed'", 20, "closed pill")
-            wait_page(driver, "document.getElementById('thumbnote').textContent === 'closed: no picture'", 10,
-                      "no picture while closed")
+            wait_page(
+                driver,
+                "document.getElementById('thumbnote').textContent === 'closed: no picture'",
+                10,
+                "no picture while closed",
+            )
             hours = driver.execute_script("return document.getElementById('hours').textContent")
             assert hours.startswith(f"{day} 10:00-18:00") and "closed now (black)" in hours
             screenshot(driver, shots_dir(tmp_path) / "panel-closed-phone.png", PHONE[0])

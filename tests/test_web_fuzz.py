@@ -22,8 +22,18 @@ from installation.web.server import RateLimiter
 from tests.runner import wait_for
 from tests.test_web import MODELS, PRESETS, TOKEN, FakeShow
 
-PATHS = ["/", "/api/status", "/api/history", "/api/thumbnail.jpg", "/api/log", "/api/engagement.png",
-         "/api/preset", "/api/model", "/api/snapshot", "/api/record"]
+PATHS = [
+    "/",
+    "/api/status",
+    "/api/history",
+    "/api/thumbnail.jpg",
+    "/api/log",
+    "/api/engagement.png",
+    "/api/preset",
+    "/api/model",
+    "/api/snapshot",
+    "/api/record",
+]
 ANSWERS = {200, 202, 400, 401, 404, 405, 413, 503}
 
 
@@ -41,15 +51,18 @@ def served() -> Iterator[tuple[PanelFeed, c.CommandQueue, int]]:
     feed.close()
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                           max_leaves=10)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
 bodies = st.one_of(
     st.none(),
     st.binary(max_size=300),
     json_values.map(lambda v: json.dumps(v).encode()),
     st.fixed_dictionaries({"name": st.sampled_from(PRESETS + MODELS) | st.text(max_size=40)}).map(
-        lambda v: json.dumps(v).encode()),
+        lambda v: json.dumps(v).encode()
+    ),
     st.fixed_dictionaries({"on": json_values}).map(lambda v: json.dumps(v).encode()),
     st.integers(5000, 20000).map(lambda n: b'{"name": "' + b"a" * n + b'"}'),
 )
@@ -57,14 +70,20 @@ header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(method_path=st.one_of(st.sampled_from(PATHS[6:]).map(lambda p: ("POST", p)),
-                             st.sampled_from(PATHS[6:]).map(lambda p: ("POST", p)),
-                             st.sampled_from(PATHS[:6]).map(lambda p: ("GET", p)),
-                             st.tuples(st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"]),
-                                       st.sampled_from(PATHS) | header_text.map(lambda t: "/" + t.replace(" ", "%20")))),
-       token=st.sampled_from([TOKEN] * 4 + [None, "wrong", ""]) | header_text,
-       content_type=st.sampled_from([None, "application/json", "text/plain", "multipart/form-data; boundary=x"]),
-       body=bodies)
+@given(
+    method_path=st.one_of(
+        st.sampled_from(PATHS[6:]).map(lambda p: ("POST", p)),
+        st.sampled_from(PATHS[6:]).map(lambda p: ("POST", p)),
+        st.sampled_from(PATHS[:6]).map(lambda p: ("GET", p)),
+        st.tuples(
+            st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"]),
+            st.sampled_from(PATHS) | header_text.map(lambda t: "/" + t.replace(" ", "%20")),
+        ),
+    ),
+    token=st.sampled_from([TOKEN] * 4 + [None, "wrong", ""]) | header_text,
+    content_type=st.sampled_from([None, "application/json", "text/plain", "multipart/form-data; boundary=x"]),
+    body=bodies,
+)
 def test_any_request_gets_a_documented_answer(served, method_path, token, content_type, body) -> None:
     _feed, queue, port = served
     method, path = method_path
@@ -119,8 +138,12 @@ def test_raw_garbage_on_the_port_does_not_hurt_the_server(served, garbage) -> No
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=64) | st.lists(st.tuples(st.sampled_from([b"F", b"C", b"X"]), st.binary(max_size=40)),
-                                               max_size=4).map(lambda fs: b"".join(frame(k, p) for k, p in fs)))
+@given(
+    data=st.binary(max_size=64)
+    | st.lists(st.tuples(st.sampled_from([b"F", b"C", b"X"]), st.binary(max_size=40)), max_size=4).map(
+        lambda fs: b"".join(frame(k, p) for k, p in fs)
+    )
+)
 def test_supervisor_link_frames_parse_or_refuse_cleanly(data) -> None:
     """Bytes on the show's socket: whole frames come out, the rest waits, and nothing else is raised."""
     buffer = bytearray(data)
@@ -139,9 +162,17 @@ def test_supervisor_link_frames_parse_or_refuse_cleanly(data) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(payload=json_values.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=60)
-       | st.fixed_dictionaries({"action": st.sampled_from(["preset", "model", "snapshot", "record", "x"]),
-                                "name": json_values, "on": json_values}).map(lambda v: json.dumps(v).encode()))
+@given(
+    payload=json_values.map(lambda v: json.dumps(v).encode())
+    | st.binary(max_size=60)
+    | st.fixed_dictionaries(
+        {
+            "action": st.sampled_from(["preset", "model", "snapshot", "record", "x"]),
+            "name": json_values,
+            "on": json_values,
+        }
+    ).map(lambda v: json.dumps(v).encode())
+)
 def test_commands_from_the_supervisor_become_known_commands_or_nothing(payload) -> None:
     queue = c.CommandQueue()
     link = ShowLink("/nonexistent", LatestSlot(), queue)  # not started: only its command parser runs

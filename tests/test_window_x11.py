@@ -19,8 +19,9 @@ def wait_for(predicate, timeout_s: float, what: str, proc: subprocess.Popen):
         if value:
             return value
         if proc.poll() is not None:
-            raise AssertionError(f"the show exited ({proc.returncode}) while waiting for {what}:\n"
-                                 f"{read_stderr(proc)[-3000:]}")
+            raise AssertionError(
+                f"the show exited ({proc.returncode}) while waiting for {what}:\n{read_stderr(proc)[-3000:]}"
+            )
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -41,9 +42,13 @@ def test_fullscreen_window_fills_the_screen_takes_a_drag_and_resists_escape(tmp_
     stats_path = tmp_path / "stats.jsonl"
     with start_xvfb(W, H) as display:
         env = app_env(DISPLAY=display)
-        proc = subprocess.Popen(main_cmd("--stats", str(stats_path), "--mic", "none", "--set", "stats.interval_s=0.25"),
-                                env=env, stdout=subprocess.DEVNULL,
-                                stderr=stderr_file(tmp_path / "show.stderr"), text=True)
+        proc = subprocess.Popen(
+            main_cmd("--stats", str(stats_path), "--mic", "none", "--set", "stats.interval_s=0.25"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file(tmp_path / "show.stderr"),
+            text=True,
+        )
         proc.stderr_path = tmp_path / "show.stderr"
         try:
             wait_for(lambda: any(s["frames"] > 30 for s in read_stats(stats_path)), 60, "frames", proc)
@@ -70,9 +75,16 @@ def test_fullscreen_window_fills_the_screen_takes_a_drag_and_resists_escape(tmp_
                 xdotool(env, "mousemove", str(x), "320")
                 time.sleep(0.03)
             xdotool(env, "mouseup", "1")
-            dragged = wait_for(lambda: [s for s in read_stats(stats_path)
-                                        if s["touch"]["events"] > events_before and s["touch"]["drag_total"] > 0.3],
-                               10, "the drag in the stats", proc)
+            dragged = wait_for(
+                lambda: [
+                    s
+                    for s in read_stats(stats_path)
+                    if s["touch"]["events"] > events_before and s["touch"]["drag_total"] > 0.3
+                ],
+                10,
+                "the drag in the stats",
+                proc,
+            )
             assert max(s["nudge"] for s in read_stats(stats_path)) > 0.5, dragged[-1]
 
             # Visitors' keys do not end a fullscreen show; the operator's chord does.

@@ -113,11 +113,14 @@ def test_close_joins_the_thread():
     assert not worker._thread.is_alive()
 
 
-@pytest.mark.parametrize("fit, out, crop, dst", [
-    ("cover", (160, 90), (0, 14, 64, 36), (160, 90)),  # wide screen: crop top and bottom
-    ("letterbox", (160, 90), (0, 0, 64, 64), (90, 90)),  # wide screen: bars left and right
-    ("cover", (90, 160), (14, 0, 36, 64), (90, 160)),
-])
+@pytest.mark.parametrize(
+    "fit, out, crop, dst",
+    [
+        ("cover", (160, 90), (0, 14, 64, 36), (160, 90)),  # wide screen: crop top and bottom
+        ("letterbox", (160, 90), (0, 0, 64, 64), (90, 90)),  # wide screen: bars left and right
+        ("cover", (90, 160), (14, 0, 36, 64), (90, 160)),
+    ],
+)
 def test_fit_rect(fit, out, crop, dst):
     assert fit_rect(64, 64, *out, fit) == (crop, dst)
 

@@ -74,16 +74,25 @@ def measure(path: str | Path, every: int = 1, skip: int = 0) -> dict[str, Any]:
         strong.append(b)
     if not lap:
         raise ValueError(f"{path}: no frames to measure")
-    return {"file": str(path), "frames_measured": len(lap), "size": list(SIZE),
-            "laplacian_var": round(float(np.mean(lap)), 2), "laplacian_var_min": round(float(np.min(lap)), 2),
-            "laplacian_var_max": round(float(np.max(lap)), 2),
-            "strong_edge_pct": round(float(np.mean(strong)), 3), "strong_edge_pct_min": round(float(np.min(strong)), 3),
-            "strong_edge_pct_max": round(float(np.max(strong)), 3)}
+    return {
+        "file": str(path),
+        "frames_measured": len(lap),
+        "size": list(SIZE),
+        "laplacian_var": round(float(np.mean(lap)), 2),
+        "laplacian_var_min": round(float(np.min(lap)), 2),
+        "laplacian_var_max": round(float(np.max(lap)), 2),
+        "strong_edge_pct": round(float(np.mean(strong)), 3),
+        "strong_edge_pct_min": round(float(np.min(strong)), 3),
+        "strong_edge_pct_max": round(float(np.max(strong)), 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m installation.bench.crispness", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m installation.bench.crispness",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("video", help="a recording (MP4 or anything OpenCV reads)")
     p.add_argument("--every", type=int, default=10, help="measure every Nth frame (default 10)")
     p.add_argument("--skip", type=int, default=60, help="leave out this many frames at the start (default 60)")

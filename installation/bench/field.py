@@ -25,8 +25,18 @@ from models.registry import ASSETS_DIR, default_model_name
 FIELD_PRESET = "6-ink"
 SHIPPED_FIELD = "sagan-calligraphy"
 RENDER_SIZES = ((1920, 1080), (3840, 2160))
-LOOP_FIGURES = ("display_fps", "generator_fps", "frame_time_p50_ms", "frame_time_p95_ms", "frame_time_p99_ms",
-                "dropped_frames", "cpu_percent", "peak_rss_mb", "model", "seconds")
+LOOP_FIGURES = (
+    "display_fps",
+    "generator_fps",
+    "frame_time_p50_ms",
+    "frame_time_p95_ms",
+    "frame_time_p99_ms",
+    "dropped_frames",
+    "cpu_percent",
+    "peak_rss_mb",
+    "model",
+    "seconds",
+)
 
 
 def is_field_checkpoint(path: Path) -> bool:
@@ -44,8 +54,12 @@ def field_model(tmp: Path) -> tuple[str, bool]:
             return name, True
     torch.manual_seed(0)
     model = Generator(SAGANConfig(z_dim=128, img_resolution=64, img_channels=1, g_width=16, d_width=16, max_width=128))
-    path = save_checkpoint(model, "sagan", tmp / "untrained-field-sagan.safetensors",
-                           extra={"output": "field", "field_type": "sdf", "field_spread_px": "4.0"})
+    path = save_checkpoint(
+        model,
+        "sagan",
+        tmp / "untrained-field-sagan.safetensors",
+        extra={"output": "field", "field_type": "sdf", "field_spread_px": "4.0"},
+    )
     return str(path), False
 
 
@@ -63,13 +77,16 @@ def render_cost(budget_s: float = 1.0) -> dict[str, Any]:
             t0 = time.perf_counter()
             renderer.render(field, 4.0, FieldStyle(wetness=0.3 + 0.001 * (len(times) % 7)))  # a new LUT now and then
             times.append((time.perf_counter() - t0) * 1e3)
-        out[f"{size[0]}x{size[1]}"] = {"ms_p50": round(float(np.percentile(times, 50)), 2),
-                                       "ms_p95": round(float(np.percentile(times, 95)), 2)}
+        out[f"{size[0]}x{size[1]}"] = {
+            "ms_p50": round(float(np.percentile(times, 50)), 2),
+            "ms_p95": round(float(np.percentile(times, 95)), 2),
+        }
     return out
 
 
-def field_loop(overrides: list[str], tmp: Path, seconds: float, fps: int,
-               default_loop: dict[str, Any] | None = None) -> dict[str, Any]:
+def field_loop(
+    overrides: list[str], tmp: Path, seconds: float, fps: int, default_loop: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The whole loop with the Ink preset on a field model (overrides: the bench's loop overrides).
 
     default_loop: the bench's own loop on the default preset; when that already is Ink on the shipped
@@ -79,8 +96,9 @@ def field_loop(overrides: list[str], tmp: Path, seconds: float, fps: int,
         loop = {k: v for k, v in default_loop.items() if k in LOOP_FIGURES}
         loop["same_run_as"] = "ours"
     else:
-        loop = summarize(run_loop([*overrides, f'run.preset="{FIELD_PRESET}"', f'generator.model="{spec}"'],
-                                  seconds, False), fps)
+        loop = summarize(
+            run_loop([*overrides, f'run.preset="{FIELD_PRESET}"', f'generator.model="{spec}"'], seconds, False), fps
+        )
     loop["model_shipped"] = shipped
     loop["preset"] = FIELD_PRESET
     loop["render_ms"] = render_cost(0.2 if seconds < 5 else 1.0)

@@ -21,8 +21,14 @@ log = logging.getLogger(__name__)
 CPPN_SIZES = ((480, 270), (960, 540), (1920, 1080))  # (width, height) the issue asks for
 
 
-def time_renders(worker: GeneratorWorker, model: torch.nn.Module, out_size: tuple[int, int], budget_s: float,
-                 min_frames: int = 3, max_frames: int = 300) -> dict[str, Any]:
+def time_renders(
+    worker: GeneratorWorker,
+    model: torch.nn.Module,
+    out_size: tuple[int, int],
+    budget_s: float,
+    min_frames: int = 3,
+    max_frames: int = 300,
+) -> dict[str, Any]:
     """ms per frame p50/p95 and frames/s of worker.render at batch 1 (GPU work is synchronised
     by the uint8 readback, so wall-clock times are honest)."""
     rng = np.random.default_rng(0)
@@ -43,9 +49,13 @@ def time_renders(worker: GeneratorWorker, model: torch.nn.Module, out_size: tupl
         worker.render(model, req)
         times_ms.append((time.perf_counter() - t0) * 1e3)
     p50 = float(np.percentile(times_ms, 50))
-    return {"ms_p50": round(p50, 2), "ms_p95": round(float(np.percentile(times_ms, 95)), 2),
-            "fps": round(1000.0 / float(np.mean(times_ms)), 1), "frames": len(times_ms),
-            "size": f"{out_size[0]}x{out_size[1]}"}
+    return {
+        "ms_p50": round(p50, 2),
+        "ms_p95": round(float(np.percentile(times_ms, 95)), 2),
+        "fps": round(1000.0 / float(np.mean(times_ms)), 1),
+        "frames": len(times_ms),
+        "size": f"{out_size[0]}x{out_size[1]}",
+    }
 
 
 def native_size(model: torch.nn.Module, render_size: int) -> tuple[int, int]:
@@ -56,8 +66,13 @@ def native_size(model: torch.nn.Module, render_size: int) -> tuple[int, int]:
     return side, side
 
 
-def bench_models(device: torch.device, render_size: int, budget_s: float, accel: AccelConfig,
-                 cppn_sizes: tuple[tuple[int, int], ...] = CPPN_SIZES) -> tuple[dict[str, Any], dict[str, Any]]:
+def bench_models(
+    device: torch.device,
+    render_size: int,
+    budget_s: float,
+    accel: AccelConfig,
+    cppn_sizes: tuple[tuple[int, int], ...] = CPPN_SIZES,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(per shipped model, CPPN at the issue's resolutions)."""
     per_model: dict[str, Any] = {}
     cppn: dict[str, Any] = {}
@@ -80,8 +95,9 @@ def bench_models(device: torch.device, render_size: int, budget_s: float, accel:
     return per_model, cppn
 
 
-def bench_superres(device: torch.device, budget_s: float, accel: AccelConfig,
-                   work_size: tuple[int, int] = (640, 360)) -> dict[str, Any]:
+def bench_superres(
+    device: torch.device, budget_s: float, accel: AccelConfig, work_size: tuple[int, int] = (640, 360)
+) -> dict[str, Any]:
     """Each small colour model's render at the compositor's working size: bicubic only vs learned x4 first."""
     from installation.render.superres import load_superres
 
@@ -96,8 +112,11 @@ def bench_superres(device: torch.device, budget_s: float, accel: AccelConfig,
         except Exception as exc:  # noqa: BLE001 - bench_models reports broken models in full
             log.info("bench superres: %s skipped (%s)", entry.name, exc)
             continue
-        if hasattr(model, "coordinates") or int(getattr(model, "img_channels", 3)) != 3 \
-                or int(getattr(model, "img_resolution", 999)) > 64:
+        if (
+            hasattr(model, "coordinates")
+            or int(getattr(model, "img_channels", 3)) != 3
+            or int(getattr(model, "img_resolution", 999)) > 64
+        ):
             continue  # fields, resolution-free and large models never go through SR
         row = {}
         for label, sr in (("bicubic", None), ("superres", resolver)):
@@ -123,5 +142,11 @@ def compare_devices(entry: ModelEntry, device: torch.device, accel: AccelConfig)
     a = cpu_worker.render(cpu_model, req).astype(np.float32)
     b = dev_worker.render(dev_model, req).astype(np.float32)
     error = relative_error(torch.from_numpy(a), torch.from_numpy(b))
-    return {"model": entry.name, "arch": entry.arch, "precision": dev_worker.accel.plan.precision,
-            "rel_error_uint8": round(error, 5), "max_abs_diff": int(np.abs(a - b).max()), "ok": error < 0.05}
+    return {
+        "model": entry.name,
+        "arch": entry.arch,
+        "precision": dev_worker.accel.plan.precision,
+        "rel_error_uint8": round(error, 5),
+        "max_abs_diff": int(np.abs(a - b).max()),
+        "ok": error < 0.05,
+    }

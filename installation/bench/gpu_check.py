@@ -28,8 +28,10 @@ def main() -> int:
             row = compare_devices(entry, device, AccelConfig(precision=precision))
             ok = row["rel_error_uint8"] <= MAX_REL_ERROR
             failed += not ok
-            print(f"{entry.name:28s} {row['precision']:>9s} {row['rel_error_uint8']:10.2e} {row['max_abs_diff']:10d}  "
-                  f"{'yes' if ok else 'NO'}")
+            print(
+                f"{entry.name:28s} {row['precision']:>9s} {row['rel_error_uint8']:10.2e} {row['max_abs_diff']:10d}  "
+                f"{'yes' if ok else 'NO'}"
+            )
     return 1 if failed else 0
 
 

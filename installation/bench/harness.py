@@ -40,12 +40,19 @@ class InlineWorker(GeneratorWorker):
             model, epoch = self._model, self.epoch
         try:
             picture = self.render(model, request)
-            result = result_for(picture, model, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3,
-                                request.z, t0)
+            result = result_for(
+                picture, model, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3, request.z, t0
+            )
         except Exception as exc:
             self.errors += 1
-            result = RenderResult(None, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3,
-                                  error=f"{type(exc).__name__}: {exc}")
+            result = RenderResult(
+                None,
+                request.stamp,
+                epoch,
+                request.t_input_s,
+                (time.perf_counter() - t0) * 1e3,
+                error=f"{type(exc).__name__}: {exc}",
+            )
         self.rendered += 1
         self.results.put(result)
 
@@ -117,9 +124,14 @@ def settle_background(app: App, timeout_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def run_loop(overrides: list[str], seconds: float, synchronous: bool,
-             step_mic: StepMicrophone | StepCamera | None = None, step_edges_s: list[float] | None = None,
-             timeline: Timeline | None = None) -> LoopRun:
+def run_loop(
+    overrides: list[str],
+    seconds: float,
+    synchronous: bool,
+    step_mic: StepMicrophone | StepCamera | None = None,
+    step_edges_s: list[float] | None = None,
+    timeline: Timeline | None = None,
+) -> LoopRun:
     """Run the App's update/draw loop for `seconds` (as App.run does) and measure it.
 
     With step_mic (a StepMicrophone or a StepCamera), the App's microphone or camera is replaced
@@ -199,8 +211,11 @@ def summarize(run: LoopRun, fps_target: int) -> dict[str, Any]:
         "pipeline_latency_p50_ms": round(float(np.percentile(pipeline, 50)), 2),
         "pipeline_latency_p95_ms": round(float(np.percentile(pipeline, 95)), 2),
         "quality_changes": run.quality_changes,
-        "thread_cpu_percent": {k: round(100.0 * v / run.seconds, 1) for k, v in sorted(run.thread_cpu_s.items())
-                               if v / run.seconds >= 0.005},
+        "thread_cpu_percent": {
+            k: round(100.0 * v / run.seconds, 1)
+            for k, v in sorted(run.thread_cpu_s.items())
+            if v / run.seconds >= 0.005
+        },
         "model": run.model,
         "seconds": round(run.seconds, 2),
     }
@@ -216,8 +231,9 @@ def step_edges(steps: int, calm_s: float, gap_s: float, seed: int = 0) -> list[f
 FEATURE_STEP = {"sound": -40.0, "camera": 0.5}  # where the step presets' step curves switch
 
 
-def measure_latency(overrides: list[str], steps: int, synchronous: bool, gap_s: float = 0.3,
-                    calm_s: float = 1.0, source: str = "sound") -> dict[str, Any]:
+def measure_latency(
+    overrides: list[str], steps: int, synchronous: bool, gap_s: float = 0.3, calm_s: float = 1.0, source: str = "sound"
+) -> dict[str, Any]:
     """Input-to-photon latency over `steps` steps of the sound (silence->loud and back) or of the
     camera's scene (dark->bright and back), with each stage's share (installation/bench/stages.py)."""
     edges = step_edges(steps, calm_s, gap_s)
@@ -226,7 +242,7 @@ def measure_latency(overrides: list[str], steps: int, synchronous: bool, gap_s: 
     run = run_loop(overrides, edges[-1] + gap_s + 0.2, synchronous, stepper, edges, timeline)
     times = run.frame_times_s
     calm = [th for t, th in zip(times, run.thumbs) if t - run.t0_s < calm_s - 0.05]
-    threshold = calibrate_threshold(calm[len(calm) // 3:])  # skip the first frames: the picture settles
+    threshold = calibrate_threshold(calm[len(calm) // 3 :])  # skip the first frames: the picture settles
     edges_abs = [run.t0_s + e for e in edges]
     result = detect_steps(times, run.thumbs, edges_abs, threshold)
     lat = np.asarray(result.latencies_ms or [float("nan")])

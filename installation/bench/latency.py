@@ -90,8 +90,7 @@ def calibrate_threshold(thumbs: list[np.ndarray], floor: float = 2.0, factor: fl
     return max(floor, factor * max(diffs))
 
 
-def detect_steps(times_s: list[float], thumbs: list[np.ndarray], steps_s: list[float],
-                 threshold: float) -> StepResult:
+def detect_steps(times_s: list[float], thumbs: list[np.ndarray], steps_s: list[float], threshold: float) -> StepResult:
     """For each step time, the delay to the first presented frame that differs from the last frame
     presented before the step by more than `threshold` (searching up to the next step)."""
     times = np.asarray(times_s)

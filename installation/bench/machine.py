@@ -58,7 +58,13 @@ def machine_info() -> dict[str, Any]:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "busy_processes": busy_processes(),
         "torch_threads": torch.get_num_threads(),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-                     "opencv": cv2.__version__, "pygame": pygame.version.ver,
-                     "cuda": torch.version.cuda, "os": platform.platform()},
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "opencv": cv2.__version__,
+            "pygame": pygame.version.ver,
+            "cuda": torch.version.cuda,
+            "os": platform.platform(),
+        },
     }

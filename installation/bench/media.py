@@ -21,7 +21,7 @@ def write_video(path: Path, seconds: float = 4.0, fps: float = 30.0, size: tuple
         for i in range(n):
             frame_bgr = np.full((height, width, 3), 20, np.uint8)
             x = int((width - side) * i / max(1, n - 1))
-            frame_bgr[(height - side) // 2:(height + side) // 2, x:x + side] = (60, 220, 250)
+            frame_bgr[(height - side) // 2 : (height + side) // 2, x : x + side] = (60, 220, 250)
             writer.write(frame_bgr)
     finally:
         writer.release()

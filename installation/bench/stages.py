@@ -144,8 +144,9 @@ def after_frame(app: Any, timeline: Timeline) -> None:
     timeline.composed.append(timeline.last_compose_s)
 
 
-def breakdown(timeline: Timeline, frame_times_s: list[float], edges_s: list[float], found: list[int | None],
-              threshold: float) -> list[dict[str, float]]:
+def breakdown(
+    timeline: Timeline, frame_times_s: list[float], edges_s: list[float], found: list[int | None], threshold: float
+) -> list[dict[str, float]]:
     """Stage durations (ms) for each step whose frame was found; `threshold` splits the feature's two sides."""
     assert timeline.sense is not None
     puts = timeline.sense.puts
@@ -164,8 +165,16 @@ def breakdown(timeline: Timeline, frame_times_s: list[float], edges_s: list[floa
         if first is None or shown not in timeline.renders or shown < first:
             continue  # the frame that changed was not rendered from the changed input (a blend artefact)
         began_s, done_s = timeline.renders[shown]
-        bounds = [edge_s, holding[1], crossed[0], timeline.submits[first], began_s, done_s,
-                  timeline.composed[frame], frame_times_s[frame]]
+        bounds = [
+            edge_s,
+            holding[1],
+            crossed[0],
+            timeline.submits[first],
+            began_s,
+            done_s,
+            timeline.composed[frame],
+            frame_times_s[frame],
+        ]
         out.append({name: (b - a) * 1e3 for name, a, b in zip(STAGES, bounds, bounds[1:])})
     return out
 
@@ -177,6 +186,8 @@ def summarize_stages(rows: list[dict[str, float]]) -> dict[str, Any]:
     out: dict[str, Any] = {"traced": len(rows)}
     for name in (*STAGES, "total"):
         values = np.asarray([sum(r.values()) if name == "total" else r[name] for r in rows])
-        out[name] = {"p50_ms": round(float(np.percentile(values, 50)), 2),
-                     "p95_ms": round(float(np.percentile(values, 95)), 2)}
+        out[name] = {
+            "p50_ms": round(float(np.percentile(values, 50)), 2),
+            "p95_ms": round(float(np.percentile(values, 95)), 2),
+        }
     return out

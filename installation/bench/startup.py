@@ -25,8 +25,15 @@ def main(argv: list[str]) -> int:
         app.update(0.0)
         app.draw(0.0)  # ... and this presents it
         t_first = time.time()
-        print(json.dumps({"first_frame_s": round(t_first - T_PROCESS_S, 3),
-                          "imports_s": round(t_imported - T_PROCESS_S, 3), "model": app.model_entry.name}))
+        print(
+            json.dumps(
+                {
+                    "first_frame_s": round(t_first - T_PROCESS_S, 3),
+                    "imports_s": round(t_imported - T_PROCESS_S, 3),
+                    "model": app.model_entry.name,
+                }
+            )
+        )
     finally:
         app.close()
     return 0

@@ -36,8 +36,13 @@ def client_env(pulse_dir: Path) -> dict[str, str]:
     asound.write_text("</usr/share/alsa/alsa.conf>\npcm.!default { type pulse }\nctl.!default { type pulse }\n")
     client = pulse_dir / "client.conf"
     client.write_text("autospawn = no\n")
-    return {"PULSE_SERVER": f"unix:{pulse_dir / 'native'}", "PULSE_SOURCE": NULL_SOURCE, "PULSE_SINK": NULL_SINK,
-            "PULSE_CLIENTCONFIG": str(client), "ALSA_CONFIG_PATH": str(asound)}
+    return {
+        "PULSE_SERVER": f"unix:{pulse_dir / 'native'}",
+        "PULSE_SOURCE": NULL_SOURCE,
+        "PULSE_SINK": NULL_SINK,
+        "PULSE_CLIENTCONFIG": str(client),
+        "ALSA_CONFIG_PATH": str(asound),
+    }
 
 
 class PulseServer:
@@ -57,23 +62,47 @@ class PulseServer:
         return self._daemon is not None and self._daemon.poll() is None
 
     def _ctl(self, *args: str, timeout_s: float = 5.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["pactl", *args], env={**os.environ, **self.env}, capture_output=True, text=True,
-                              timeout=timeout_s, check=False)
+        return subprocess.run(
+            ["pactl", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
 
     def start(self, timeout_s: float = 15.0) -> None:
         runtime = self._daemon_dir / "runtime"
         runtime.mkdir(mode=0o700, exist_ok=True)
-        env = {**os.environ, "HOME": str(self._daemon_dir), "XDG_RUNTIME_DIR": str(runtime),
-               "XDG_CONFIG_HOME": str(self._daemon_dir / "config"), "PULSE_RUNTIME_PATH": str(runtime / "pulse"),
-               "PULSE_STATE_PATH": str(self._daemon_dir / "state")}
+        env = {
+            **os.environ,
+            "HOME": str(self._daemon_dir),
+            "XDG_RUNTIME_DIR": str(runtime),
+            "XDG_CONFIG_HOME": str(self._daemon_dir / "config"),
+            "PULSE_RUNTIME_PATH": str(runtime / "pulse"),
+            "PULSE_STATE_PATH": str(self._daemon_dir / "state"),
+        }
         env.pop("PULSE_SERVER", None)
         with open(self._daemon_dir / "pulseaudio.log", "ab") as out:
             self._daemon = subprocess.Popen(
-                ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "--system=false", "-n",
-                 "--use-pid-file=no", "--disable-shm=yes", "--log-target=stderr",
-                 f"--load=module-native-protocol-unix socket={self.dir / 'native'} auth-anonymous=1",
-                 f"--load=module-null-sink sink_name={NULL_SINK} rate=44100 channels=2"],
-                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    "pulseaudio",
+                    "--daemonize=no",
+                    "--exit-idle-time=-1",
+                    "--disallow-exit",
+                    "--system=false",
+                    "-n",
+                    "--use-pid-file=no",
+                    "--disable-shm=yes",
+                    "--log-target=stderr",
+                    f"--load=module-native-protocol-unix socket={self.dir / 'native'} auth-anonymous=1",
+                    f"--load=module-null-sink sink_name={NULL_SINK} rate=44100 channels=2",
+                ],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline_s = time.monotonic() + timeout_s
         while self._ctl("info").returncode != 0:
             if self._daemon.poll() is not None or time.monotonic() > deadline_s:
@@ -91,8 +120,13 @@ class PulseServer:
 
         def loop() -> None:  # paplay plays once; loop it until the server goes or we stop
             while not stop.is_set() and self.up:
-                player = subprocess.Popen(["paplay", f"--device={NULL_SINK}", sound_file], env=env,
-                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                player = subprocess.Popen(
+                    ["paplay", f"--device={NULL_SINK}", sound_file],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 while player.poll() is None and not stop.is_set():
                     stop.wait(0.1)
                 if player.poll() is None:

@@ -84,8 +84,12 @@ class Fault:
 
     def _new_show_presenting(self) -> bool:
         obs = self.rig.observer
-        return obs.show_pid not in (0, self.pid) and bool(obs.lines) and obs.lines[-1].pid == obs.show_pid \
+        return (
+            obs.show_pid not in (0, self.pid)
+            and bool(obs.lines)
+            and obs.lines[-1].pid == obs.show_pid
             and obs.latest().get("frames", 0) > 10
+        )
 
 
 class CameraServerDies(Fault):
@@ -249,8 +253,12 @@ class DiskFills(Fault):
             self._phase = "recording"
             self._restarted_s = time.monotonic()
             return False
-        if self._phase == "recording" and rec.get("written", 0) >= 5 and not rec.get("error") \
-                and time.monotonic() - self._restarted_s > 1.0:
+        if (
+            self._phase == "recording"
+            and rec.get("written", 0) >= 5
+            and not rec.get("error")
+            and time.monotonic() - self._restarted_s > 1.0
+        ):
             self.rig.osc("/reverie/record", 0)
             self._phase = "done"
             return True
@@ -333,9 +341,18 @@ class ShowKilled(Fault):
         return self._new_show_presenting()
 
 
-ALL: tuple[type[Fault], ...] = (CameraServerDies, PulseAudioKilled, PulseAudioKilledBeforeFirstBlock, OscGarbageFlood,
-                                MidiPortVanishes, DiskFills, ModelFileCorrupted, GeneratorNanBurst, ShowStopped,
-                                ShowKilled)
+ALL: tuple[type[Fault], ...] = (
+    CameraServerDies,
+    PulseAudioKilled,
+    PulseAudioKilledBeforeFirstBlock,
+    OscGarbageFlood,
+    MidiPortVanishes,
+    DiskFills,
+    ModelFileCorrupted,
+    GeneratorNanBurst,
+    ShowStopped,
+    ShowKilled,
+)
 
 
 def kinds() -> list[str]:

@@ -36,18 +36,21 @@ def copy_model(source: Path, folder: Path) -> Path:
 
 def corrupt(path: Path, good: Path) -> None:
     """Bit rot: the good file with its tensor data overwritten by garbage (the header still parses)."""
+
     def write(tmp: Path) -> None:
         data = bytearray(good.read_bytes())
         header_end = 8 + int.from_bytes(data[:8], "little")
         data[header_end:] = os.urandom(len(data) - header_end)[: len(data) - header_end]
         data = data[: header_end + (len(data) - header_end) // 2]  # and truncated
         tmp.write_bytes(bytes(data))
+
     _replace(path, write)
 
 
 def overflowing(path: Path, good: Path) -> None:
     """The good model with every floating-point weight multiplied by OVERFLOW_GAIN: it loads, and
     renders NaN/Inf (as a diverged training run or an fp16 overflow would)."""
+
     def write(tmp: Path) -> None:
         with safe_open(str(good), framework="pt") as f:
             metadata = f.metadata()
@@ -61,6 +64,7 @@ def overflowing(path: Path, good: Path) -> None:
                 gain = min(OVERFLOW_GAIN, torch.finfo(tensor.dtype).max / (4.0 * top))
                 tensors[name] = (tensor.float() * gain).to(tensor.dtype)
         save_file(tensors, str(tmp), metadata=metadata)
+
     _replace(path, write)
 
 

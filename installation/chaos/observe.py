@@ -138,8 +138,11 @@ class Observer:
                     return None  # killed, not yet reaped: no memory, no descriptors, one thread
                 show_figures = (round(show.memory_info().rss / 2**20, 2), show.num_fds(), show.num_threads())
             with self.supervisor.oneshot():
-                sup = (round(self.supervisor.memory_info().rss / 2**20, 2), self.supervisor.num_fds(),
-                       self.supervisor.num_threads())
+                sup = (
+                    round(self.supervisor.memory_info().rss / 2**20, 2),
+                    self.supervisor.num_fds(),
+                    self.supervisor.num_threads(),
+                )
         except (psutil.Error, ValueError):
             return None  # between two shows
         return Resources(round(time.monotonic(), 2), pid, *show_figures, *sup)

@@ -113,13 +113,16 @@ class ChaosReport:
     def line(self) -> str:
         recovered = sum(f.recovered for f in self.faults)
         times = [f.recover_s for f in self.faults if f.recover_s is not None]
-        return (f"chaos soak {'PASS' if self.passed else 'FAIL'}: {self.minutes:g} min, {len(self.faults)} faults "
-                f"({len({f.kind for f in self.faults})} kinds, {recovered} recovered, recovery median "
-                f"{statistics.median(times) if times else 0:.1f} s, max {max(times, default=0):.1f} s), "
-                f"crashes {self.crashes}, show restarts {self.show_restarts}, RSS growth {self.rss_growth_mb:+.1f} MB, "
-                f"fds {self.fd_growth:+d}, threads {self.thread_growth:+d}, fps mean {self.fps_mean:.1f} "
-                f"p5 {self.fps_p5:.1f}" + (f"; skipped: {', '.join(self.skipped)}" if self.skipped else "")
-                + (f"; FAILED: {'; '.join(self.failures)}" if self.failures else ""))
+        return (
+            f"chaos soak {'PASS' if self.passed else 'FAIL'}: {self.minutes:g} min, {len(self.faults)} faults "
+            f"({len({f.kind for f in self.faults})} kinds, {recovered} recovered, recovery median "
+            f"{statistics.median(times) if times else 0:.1f} s, max {max(times, default=0):.1f} s), "
+            f"crashes {self.crashes}, show restarts {self.show_restarts}, RSS growth {self.rss_growth_mb:+.1f} MB, "
+            f"fds {self.fd_growth:+d}, threads {self.thread_growth:+d}, fps mean {self.fps_mean:.1f} "
+            f"p5 {self.fps_p5:.1f}"
+            + (f"; skipped: {', '.join(self.skipped)}" if self.skipped else "")
+            + (f"; FAILED: {'; '.join(self.failures)}" if self.failures else "")
+        )
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -163,8 +166,9 @@ class ChaosSoak:
 
         missing = missing_tools()
         if missing:
-            raise RuntimeError(f"the chaos soak needs {', '.join(missing)} (sudo apt-get install pulseaudio "
-                               "pulseaudio-utils)")
+            raise RuntimeError(
+                f"the chaos soak needs {', '.join(missing)} (sudo apt-get install pulseaudio pulseaudio-utils)"
+            )
         w = self.workdir
         video, wav = write_video(w / "room.avi"), write_wav(w / "room.wav")
         camera = NetworkCamera(video)
@@ -202,10 +206,20 @@ class ChaosSoak:
             osc_port = free_udp_port()
             self.traffic = OscTraffic(osc_port, self.rng.randrange(2**31))
             supervisor = self._start_show(pulse, midi, disk, camera, osc_port, model_live)
-            observer = Observer(w / "stats.jsonl", w / "log" / "health.json", w / "log" / "reverie.log",
-                                supervisor.pid)
-            rig = chaos.Rig(observer, pulse, camera, midi, disk, osc_port, model_live, model_good, model_name,
-                            self.rng, self.skipped)
+            observer = Observer(w / "stats.jsonl", w / "log" / "health.json", w / "log" / "reverie.log", supervisor.pid)
+            rig = chaos.Rig(
+                observer,
+                pulse,
+                camera,
+                midi,
+                disk,
+                osc_port,
+                model_live,
+                model_good,
+                model_name,
+                self.rng,
+                self.skipped,
+            )
             assert self.traffic is not None
             self.traffic.start()
             return self._soak(rig, supervisor, preset, model_name)
@@ -226,23 +240,54 @@ class ChaosSoak:
             if disk is not None:
                 disk.unmount()
 
-    def _start_show(self, pulse: PulseServer, midi: JackMidi | None, disk: SmallDisk | None, camera: NetworkCamera,
-                    osc_port: int, model_live: Path | None) -> subprocess.Popen[bytes]:
+    def _start_show(
+        self,
+        pulse: PulseServer,
+        midi: JackMidi | None,
+        disk: SmallDisk | None,
+        camera: NetworkCamera,
+        osc_port: int,
+        model_live: Path | None,
+    ) -> subprocess.Popen[bytes]:
         w = self.workdir
         data = disk.path if disk is not None else w / "data"
-        sets = [f'supervisor.log_dir="{w / "log"}"', f"supervisor.hang_s={HANG_S}", "supervisor.stable_s=10",
-                "supervisor.backoff_s=0.5", f'state.path="{data / "state.json"}"', "state.interval_s=1.0",
-                f'health.path="{w / "log" / "health.json"}"', "health.interval_s=0.5", "stats.interval_s=0.5",
-                f'record.dir="{data / "recordings"}"', "display.size=[480, 270]", f"display.fps={self.fps}",
-                "camera.size=[160, 120]", "camera.retry_s=0.3", "camera.max_retry_s=2.0",
-                "microphone.retry_s=0.3", "microphone.max_retry_s=2.0", f"osc.port={osc_port}",
-                "run.log_level=INFO"]
+        sets = [
+            f'supervisor.log_dir="{w / "log"}"',
+            f"supervisor.hang_s={HANG_S}",
+            "supervisor.stable_s=10",
+            "supervisor.backoff_s=0.5",
+            f'state.path="{data / "state.json"}"',
+            "state.interval_s=1.0",
+            f'health.path="{w / "log" / "health.json"}"',
+            "health.interval_s=0.5",
+            "stats.interval_s=0.5",
+            f'record.dir="{data / "recordings"}"',
+            "display.size=[480, 270]",
+            f"display.fps={self.fps}",
+            "camera.size=[160, 120]",
+            "camera.retry_s=0.3",
+            "camera.max_retry_s=2.0",
+            "microphone.retry_s=0.3",
+            "microphone.max_retry_s=2.0",
+            f"osc.port={osc_port}",
+            "run.log_level=INFO",
+        ]
         if midi is not None:
             sets += [f'midi.backend="{JACK_BACKEND}"', f'midi.port="{CONTROLLER_PORT}"', "midi.rescan_s=0.5"]
         else:
             sets += ["midi.enabled=false"]
-        args = [sys.executable, str(MAIN_PY), "--supervise", "--headless", "--camera", camera.url, "--mic", "default",
-                "--stats", str(w / "stats.jsonl")]
+        args = [
+            sys.executable,
+            str(MAIN_PY),
+            "--supervise",
+            "--headless",
+            "--camera",
+            camera.url,
+            "--mic",
+            "default",
+            "--stats",
+            str(w / "stats.jsonl"),
+        ]
         if model_live is not None:
             args += ["--model", str(model_live)]
         for s in sets:
@@ -281,8 +326,10 @@ class ChaosSoak:
             return bool(up and midi_ok and rig.observer.log_count("warm standby ready"))
 
         if self._wait(rig, ready, STARTUP_S, supervisor) is None:
-            raise RuntimeError(f"the show did not come up within {STARTUP_S:g} s: {rig.observer.latest()} "
-                               f"(log in {self.workdir / 'log'})")
+            raise RuntimeError(
+                f"the show did not come up within {STARTUP_S:g} s: {rig.observer.latest()} "
+                f"(log in {self.workdir / 'log'})"
+            )
         self._wait(rig, lambda: False, BASELINE_S, supervisor)
         baseline = list(self.samples)
         t_chaos_s = time.monotonic()
@@ -290,8 +337,9 @@ class ChaosSoak:
         kinds = [cls for cls in chaos.ALL if cls.kind not in self.skipped]
         order: list[type[chaos.Fault]] = []
         # Rounds of every kind in a shuffled order; stop when the time is up, but not before one full round.
-        while supervisor.poll() is None and (len(records) < len(kinds)
-                                             or time.monotonic() - t_chaos_s < self.minutes * 60.0):
+        while supervisor.poll() is None and (
+            len(records) < len(kinds) or time.monotonic() - t_chaos_s < self.minutes * 60.0
+        ):
             if not order:
                 order = list(kinds)
                 self.rng.shuffle(order)
@@ -312,23 +360,33 @@ class ChaosSoak:
         fps = sorted(rig.observer.fps_between(t_chaos_s, t_end_chaos_s)) or [0.0]
         growth = {**_growth(baseline, end), **_longest_show(self.samples)}
         report = ChaosReport(
-            minutes=round((t_end_chaos_s - t_chaos_s) / 60.0, 2), model=model, preset=preset, crashes=crashes,
-            show_restarts=rig.observer.log_count("started the show, pid") - 1, faults=records,
-            skipped=dict(self.skipped), **growth, fps_mean=round(statistics.fmean(fps), 2),
+            minutes=round((t_end_chaos_s - t_chaos_s) / 60.0, 2),
+            model=model,
+            preset=preset,
+            crashes=crashes,
+            show_restarts=rig.observer.log_count("started the show, pid") - 1,
+            faults=records,
+            skipped=dict(self.skipped),
+            **growth,
+            fps_mean=round(statistics.fmean(fps), 2),
             fps_p5=round(fps[int(0.05 * (len(fps) - 1))], 2),
-            stderr_limit_reports=rig.observer.log_count("line(s) from stderr"), osc_traffic=self.traffic.sent if self.traffic else 0,
-            bounds=self.bounds, samples=[replace(s, t_s=round(s.t_s - t_chaos_s, 1)) for s in self.samples])
+            stderr_limit_reports=rig.observer.log_count("line(s) from stderr"),
+            osc_traffic=self.traffic.sent if self.traffic else 0,
+            bounds=self.bounds,
+            samples=[replace(s, t_s=round(s.t_s - t_chaos_s, 1)) for s in self.samples],
+        )
         b = self.bounds
         same_show = {s.show_pid for s in baseline} == {s.show_pid for s in end}
         fd_bound = b.fd_growth if same_show else b.restarted_fd_growth
         thread_bound = b.thread_growth if same_show else b.restarted_thread_growth
-        for name, value, bound in (("RSS growth (MB)", report.rss_growth_mb, b.rss_growth_mb),
-                                   ("descriptor growth", report.fd_growth, fd_bound),
-                                   ("thread growth", report.thread_growth, thread_bound),
-                                   ("supervisor RSS growth (MB)", report.supervisor_rss_growth_mb,
-                                    b.supervisor_rss_growth_mb),
-                                   ("supervisor descriptor growth", report.supervisor_fd_growth, b.fd_growth),
-                                   ("supervisor thread growth", report.supervisor_thread_growth, b.thread_growth)):
+        for name, value, bound in (
+            ("RSS growth (MB)", report.rss_growth_mb, b.rss_growth_mb),
+            ("descriptor growth", report.fd_growth, fd_bound),
+            ("thread growth", report.thread_growth, thread_bound),
+            ("supervisor RSS growth (MB)", report.supervisor_rss_growth_mb, b.supervisor_rss_growth_mb),
+            ("supervisor descriptor growth", report.supervisor_fd_growth, b.fd_growth),
+            ("supervisor thread growth", report.supervisor_thread_growth, b.thread_growth),
+        ):
             if value > bound:
                 failures.append(f"{name} {value} > {bound}")
         if report.fps_mean < b.min_fps_mean:
@@ -356,9 +414,16 @@ class ChaosSoak:
         t_done = time.monotonic()
         window_s = t_done - t_inject
         lost = max(0, round(fps_before * window_s - rig.observer.frames_between(t_inject, t_done)))
-        return FaultRecord(fault.kind, round(t_inject - t_chaos_s, 1), how, recover_s is not None,
-                           None if recover_s is None else round(t_done - t_fix, 2),
-                           None if detect_s is None else round(detect_s, 2), lost, fault.note)
+        return FaultRecord(
+            fault.kind,
+            round(t_inject - t_chaos_s, 1),
+            how,
+            recover_s is not None,
+            None if recover_s is None else round(t_done - t_fix, 2),
+            None if detect_s is None else round(detect_s, 2),
+            lost,
+            fault.note,
+        )
 
 
 def renders_non_finite_after_overflow(live: Path, good: Path) -> bool:
@@ -402,10 +467,13 @@ def _longest_show(samples: list[Resources]) -> dict[str, float]:
         by_pid.setdefault(sample.show_pid, []).append(sample)
     longest = max(by_pid.values(), key=lambda s: s[-1].t_s - s[0].t_s)
     quarter = max(1, len(longest) // 4)
-    growth = (statistics.median(s.show_rss_mb for s in longest[-quarter:])
-              - statistics.median(s.show_rss_mb for s in longest[:quarter]))
-    return {"longest_show_s": round(longest[-1].t_s - longest[0].t_s, 1),
-            "longest_show_rss_growth_mb": round(growth, 1)}
+    growth = statistics.median(s.show_rss_mb for s in longest[-quarter:]) - statistics.median(
+        s.show_rss_mb for s in longest[:quarter]
+    )
+    return {
+        "longest_show_s": round(longest[-1].t_s - longest[0].t_s, 1),
+        "longest_show_rss_growth_mb": round(growth, 1),
+    }
 
 
 def _environ() -> dict[str, str]:

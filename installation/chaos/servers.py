@@ -67,8 +67,13 @@ class NetworkCamera:
                 try:
                     while not stop.is_set():
                         jpg = jpegs[i % len(jpegs)]
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                         + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                            + str(len(jpg)).encode()
+                            + b"\r\n\r\n"
+                            + jpg
+                            + b"\r\n"
+                        )
                         i += 1
                         stop.wait(period_s)
                 except OSError:
@@ -77,8 +82,9 @@ class NetworkCamera:
             def log_message(self, *args: object) -> None:
                 pass
 
-        server_cls = type("Server", (http.server.ThreadingHTTPServer,), {"allow_reuse_address": True,
-                                                                         "daemon_threads": True})
+        server_cls = type(
+            "Server", (http.server.ThreadingHTTPServer,), {"allow_reuse_address": True, "daemon_threads": True}
+        )
         self._server = server_cls(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="chaos-camera", daemon=True)
@@ -139,9 +145,13 @@ class JackMidi:
         log = self.folder / "jackd.log"
         for attempt in range(2):
             with open(log, "ab") as out:
-                self._jackd = subprocess.Popen(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r",
-                                                "48000"], env={**os.environ, **self.env},
-                                               stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+                self._jackd = subprocess.Popen(
+                    ["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000"],
+                    env={**os.environ, **self.env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             try:
                 self._jackd.wait(1.0)  # a refused server exits at once
             except subprocess.TimeoutExpired:
@@ -156,9 +166,14 @@ class JackMidi:
         deadline_s = time.monotonic() + timeout_s
         while True:
             with open(self.folder / "controller.log", "a") as err:
-                child = subprocess.Popen([sys.executable, "-c", CONTROLLER, JACK_BACKEND, CONTROLLER_PORT],
-                                         env={**os.environ, **self.env}, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=err, text=True)
+                child = subprocess.Popen(
+                    [sys.executable, "-c", CONTROLLER, JACK_BACKEND, CONTROLLER_PORT],
+                    env={**os.environ, **self.env},
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    text=True,
+                )
             assert child.stdout is not None
             if child.stdout.readline().strip() == "ready":
                 self._controller = child
@@ -230,10 +245,14 @@ class SmallDisk:
         return ""
 
     def mount(self) -> str:
-        """"" when mounted, else why not."""
+        """ "" when mounted, else why not."""
         self.path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size_mib}m,mode=0755", "tmpfs",
-                               str(self.path)], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={self.size_mib}m,mode=0755", "tmpfs", str(self.path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             return f"mount -t tmpfs failed: {done.stderr.strip() or done.returncode}"
         self.mounted = True
@@ -272,8 +291,13 @@ class SmallDisk:
 def flood_osc(port: int, seconds: float, seed: int, max_datagrams: int = 50_000) -> int:
     """Garbage at the show's OSC port: random bytes, truncated and mistyped OSC, unknown addresses."""
     rng = random.Random(seed)
-    bad = [b"/reverie/param/speed\0\0\0\0,f\0\0", b"/reverie/preset\0,s\0\0\xff\xfe\0\0", b"#bundle\0\0\0",
-           b"/nope/" + b"x" * 300 + b"\0\0,i\0\0\0\0\0\1", b"/reverie/param/zoom\0,f\0\0\x7f\xc0\0\0"]
+    bad = [
+        b"/reverie/param/speed\0\0\0\0,f\0\0",
+        b"/reverie/preset\0,s\0\0\xff\xfe\0\0",
+        b"#bundle\0\0\0",
+        b"/nope/" + b"x" * 300 + b"\0\0,i\0\0\0\0\0\1",
+        b"/reverie/param/zoom\0,f\0\0\x7f\xc0\0\0",
+    ]
     sent = 0
     end_s = time.monotonic() + seconds
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

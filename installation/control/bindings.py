@@ -76,8 +76,10 @@ def load_learned(path: Path) -> tuple[MidiBinding, ...]:
         items = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(items, list):
             raise ValueError("expected a list of bindings")
-        return tuple(check_binding(build_dataclass(MidiBinding, item, str(path), f"[{i}]."), str(path), f"[{i}]")
-                     for i, item in enumerate(items))
+        return tuple(
+            check_binding(build_dataclass(MidiBinding, item, str(path), f"[{i}]."), str(path), f"[{i}]")
+            for i, item in enumerate(items)
+        )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, ConfigError) as exc:
         raise ValueError(f"{path}: MIDI bindings not loaded ({exc})") from None
 
@@ -98,4 +100,3 @@ def describe(binding: MidiBinding) -> str:
     channel = "any" if binding.channel < 0 else str(binding.channel + 1)
     arg = f" {binding.arg}" if binding.arg else ""
     return f"{binding.kind} {binding.number} (ch {channel}) -> {binding.target}{arg}"
-

@@ -115,8 +115,25 @@ class WekinatorOutputs:
     values: tuple[float, ...]  # /wek/outputs: 0..1 each, mapped onto osc.wekinator_outputs
 
 
-Command = (SwitchPreset | SwitchModel | SetParam | ResetParam | Pulse | NewKeyframe | Drag | Snapshot | Tap | SetTempo
-           | TempoNudge | ClockBeat | ClockStop | SetRecording | MidiEvent | MidiLearn | WekinatorOutputs)
+Command = (
+    SwitchPreset
+    | SwitchModel
+    | SetParam
+    | ResetParam
+    | Pulse
+    | NewKeyframe
+    | Drag
+    | Snapshot
+    | Tap
+    | SetTempo
+    | TempoNudge
+    | ClockBeat
+    | ClockStop
+    | SetRecording
+    | MidiEvent
+    | MidiLearn
+    | WekinatorOutputs
+)
 
 
 class CommandQueue:

@@ -137,8 +137,9 @@ class LiveControl:
             try:
                 self._apply(command, t_s)
             except Exception as exc:  # a command that fails is reported; the show goes on
-                self._errors.warn(f"failed:{type(command).__name__}", f"{type(command).__name__} failed: {exc}",
-                                  logging.ERROR)
+                self._errors.warn(
+                    f"failed:{type(command).__name__}", f"{type(command).__name__} failed: {exc}", logging.ERROR
+                )
         if self.pending is not None and t_s >= self.pending[0]:
             _, switch = self.pending
             self.pending = None
@@ -201,16 +202,24 @@ class LiveControl:
             self._switch_now(command)
             return
         self.pending = (due, command)
-        log.info("%s %s on the next %s (in %.2f s)", "preset" if isinstance(command, c.SwitchPreset) else "model",
-                 command.spec, unit, due - t_s)
+        log.info(
+            "%s %s on the next %s (in %.2f s)",
+            "preset" if isinstance(command, c.SwitchPreset) else "model",
+            command.spec,
+            unit,
+            due - t_s,
+        )
 
     def _switch_now(self, command: c.SwitchPreset | c.SwitchModel) -> None:
         app = self.app
         if isinstance(command, c.SwitchModel):
             names = {e.name for e in list_models()} | set(BUILTINS)
             if command.spec not in names:  # names only: a controller never makes us open a path
-                self._errors.warn(f"model:{command.spec[:80]}", f"model {command.spec[:80]!r} not switched: unknown "
-                                  f"(known: {', '.join(sorted(names))})", logging.ERROR)
+                self._errors.warn(
+                    f"model:{command.spec[:80]}",
+                    f"model {command.spec[:80]!r} not switched: unknown (known: {', '.join(sorted(names))})",
+                    logging.ERROR,
+                )
                 return
             if command.spec != app.model_spec:
                 log.info("model: switching to %s (loading in the background)", command.spec)
@@ -233,12 +242,18 @@ class LiveControl:
             index = int(spec) - 1
             if 0 <= index < len(names):
                 return names[index]
-            self._errors.warn(f"preset:{spec[:80]}", f"preset {spec[:80]} not switched: there are {len(names)} presets "
-                              f"(1-{len(names)})", logging.ERROR)
+            self._errors.warn(
+                f"preset:{spec[:80]}",
+                f"preset {spec[:80]} not switched: there are {len(names)} presets (1-{len(names)})",
+                logging.ERROR,
+            )
             return None
         if spec not in names:  # names only: OSC and MIDI never make us open a path
-            self._errors.warn(f"preset:{spec[:80]}", f"preset {spec[:80]!r} not switched: unknown "
-                              f"(shipped presets: {', '.join(names)})", logging.ERROR)
+            self._errors.warn(
+                f"preset:{spec[:80]}",
+                f"preset {spec[:80]!r} not switched: unknown (shipped presets: {', '.join(names)})",
+                logging.ERROR,
+            )
             return None
         return spec
 
@@ -256,9 +271,13 @@ class LiveControl:
             on = not recording
         if on and not recording:
             try:
-                recorder = Recorder.timestamped(self.config.record.dir, app.screen.get_size(),
-                                                self.config.record.fps or self.config.display.fps,
-                                                self.config.record.max_queue, self.config.record.crf)
+                recorder = Recorder.timestamped(
+                    self.config.record.dir,
+                    app.screen.get_size(),
+                    self.config.record.fps or self.config.display.fps,
+                    self.config.record.max_queue,
+                    self.config.record.crf,
+                )
                 recorder.start()
             except Exception as exc:  # no ffmpeg, unwritable folder, full disk: say so, show goes on
                 log.error("recording not started: %s", exc)
@@ -288,8 +307,9 @@ class LiveControl:
         follow = self.follower.follow(t_s, app.mapping.z_dim)
         if follow is None:
             return out
-        state_z = LatentState(z=follow.z, walk_speed=out.state.walk_speed, latent_speed=out.state.latent_speed,
-                              nudge=out.state.nudge)
+        state_z = LatentState(
+            z=follow.z, walk_speed=out.state.walk_speed, latent_speed=out.state.latent_speed, nudge=out.state.nudge
+        )
         return MappingOutput(state_z, follow.params, out.attract, out.gestures, out.snapshot)
 
     # ---------------------------------------------------------------- after the frame is drawn
@@ -300,8 +320,15 @@ class LiveControl:
             # and the video-out thread reads this one later.
             self.video_out.send(app._visible_picture(composed_rgb).copy())
         if self.leader is not None and app.out is not None:
-            self.leader.tick(t_s, Path(app.preset.path).stem, app.model_spec, self.beat.bpm, self.beat.position,
-                             app.out.state.z, app.out.params)
+            self.leader.tick(
+                t_s,
+                Path(app.preset.path).stem,
+                app.model_spec,
+                self.beat.bpm,
+                self.beat.position,
+                app.out.state.z,
+                app.out.params,
+            )
         if self.feature_out is not None:
             features = dict(app.features)
             if app.out is not None:
@@ -313,8 +340,10 @@ class LiveControl:
         b = self.beat
         lines = []
         if b.bpm > 0:
-            lines.append(f"tempo {b.bpm:6.1f} BPM ({b.source})  beat {b.count % b.beats_per_bar + 1}/{b.beats_per_bar}"
-                         "   keys: T tap  [ ] nudge  R record")
+            lines.append(
+                f"tempo {b.bpm:6.1f} BPM ({b.source})  beat {b.count % b.beats_per_bar + 1}/{b.beats_per_bar}"
+                "   keys: T tap  [ ] nudge  R record"
+            )
         else:
             lines.append("tempo: none yet (T taps, MIDI clock or music sets it)   keys: R record")
         if self.pending is not None:
@@ -326,9 +355,12 @@ class LiveControl:
     def learn_lines(self) -> list[str]:
         target = LEARN_TARGETS[self.learn_index % len(LEARN_TARGETS)]
         last = self.router.last_control or "nothing yet: move a knob or press a pad"
-        lines = ["MIDI LEARN (F5 closes): move a control, pick its target with Up/Down, Return binds",
-                 f"last control: {last}", f"target: > {target} <   ({self.learn_index % len(LEARN_TARGETS) + 1}/{len(LEARN_TARGETS)})",
-                 f"bindings: {len(self.router.bindings)} ({len(self.router.learned)} learned, Delete clears learned)"]
+        lines = [
+            "MIDI LEARN (F5 closes): move a control, pick its target with Up/Down, Return binds",
+            f"last control: {last}",
+            f"target: > {target} <   ({self.learn_index % len(LEARN_TARGETS) + 1}/{len(LEARN_TARGETS)})",
+            f"bindings: {len(self.router.bindings)} ({len(self.router.learned)} learned, Delete clears learned)",
+        ]
         lines.extend(describe(b) for b in self.router.bindings[-6:])
         return lines
 
@@ -363,4 +395,3 @@ class LiveControl:
         if self.leader is not None:
             record["sync"] = {"sent": self.leader.seq}
         return record
-

@@ -121,12 +121,14 @@ def _explain(exc: BaseException, backend: str) -> str:
     if isinstance(exc, ImportError):
         return f"the MIDI backend {backend!r} cannot be loaded ({text}); install python-rtmidi or fix midi.backend"
     if "ALSA" in text and not os.path.exists(ALSA_SEQ):
-        return (f"there is no ALSA sequencer ({ALSA_SEQ} is missing: load the snd-seq module, or give the "
-                "container /dev/snd)")
+        return (
+            f"there is no ALSA sequencer ({ALSA_SEQ} is missing: load the snd-seq module, or give the "
+            "container /dev/snd)"
+        )
     if "ALSA" in text and not os.access(ALSA_SEQ, os.R_OK | os.W_OK):
         return f"no permission to use {ALSA_SEQ} (add the show's user to the audio group)"
     if "JACK" in text:
-        return "the JACK server is not running (start jackd or qjackctl, or set midi.backend = \"\" for ALSA)"
+        return 'the JACK server is not running (start jackd or qjackctl, or set midi.backend = "" for ALSA)'
     return text
 
 
@@ -285,8 +287,14 @@ class MidiInput:
             if kind == "control_change":
                 command = c.MidiEvent("cc", message.channel, message.control, message.value, port, t_s)
             elif kind == "note_on":
-                command = c.MidiEvent("note_on" if message.velocity > 0 else "note_off", message.channel,
-                                      message.note, message.velocity, port, t_s)
+                command = c.MidiEvent(
+                    "note_on" if message.velocity > 0 else "note_off",
+                    message.channel,
+                    message.note,
+                    message.velocity,
+                    port,
+                    t_s,
+                )
             elif kind == "note_off":
                 command = c.MidiEvent("note_off", message.channel, message.note, message.velocity, port, t_s)
             elif kind in CLOCK_TYPES and self.config.clock:
@@ -297,8 +305,10 @@ class MidiInput:
                 self.received += 1
         except Exception as exc:  # garbage from a port must never reach rtmidi's thread
             self.errors += 1
-            self._warn.warn(f"message:{port}:{type(exc).__name__}",
-                            f"MIDI: ignored a message from {port!r} that could not be read ({exc!r})")
+            self._warn.warn(
+                f"message:{port}:{type(exc).__name__}",
+                f"MIDI: ignored a message from {port!r} that could not be read ({exc!r})",
+            )
 
     def _on_clock(self, port: str, kind: str, t_s: float, position: int) -> c.ClockBeat | c.ClockStop | None:
         with self._clock_lock:
@@ -335,8 +345,12 @@ class MidiInput:
             # A warning only when MIDI was asked for by name (or a virtual port): a show that merely
             # listens for any controller that might be plugged in has lost nothing yet.
             level = logging.WARNING if self.config.port or self.config.virtual else logging.INFO
-            log.log(level, "MIDI off: %s. The show goes on without MIDI; looking again quietly (%s)",
-                    why, backoff.describe())
+            log.log(
+                level,
+                "MIDI off: %s. The show goes on without MIDI; looking again quietly (%s)",
+                why,
+                backoff.describe(),
+            )
         elif why != self._outage:
             log.debug("MIDI still off: %s", why)
         self._outage = why
@@ -384,15 +398,17 @@ class MidiInput:
             self._inputs[name] = backend.open_input(name, callback=functools.partial(self._on_message, name))
         except Exception as exc:  # busy (Windows), vanished between listing and opening...
             self._note_failed_connect(exc)
-            self._warn.warn(f"open:{name}", f"MIDI: cannot open {name!r} ({exc}); trying again every "
-                                            f"{self.config.rescan_s:g} s")
+            self._warn.warn(
+                f"open:{name}", f"MIDI: cannot open {name!r} ({exc}); trying again every {self.config.rescan_s:g} s"
+            )
             return
         log.info("MIDI: listening to %r", name)
 
     def _open_virtual(self, backend: Any) -> None:
         try:
-            self._virtual = backend.open_input(VIRTUAL_PORT, virtual=True,
-                                               callback=functools.partial(self._on_message, VIRTUAL_PORT))
+            self._virtual = backend.open_input(
+                VIRTUAL_PORT, virtual=True, callback=functools.partial(self._on_message, VIRTUAL_PORT)
+            )
         except NotImplementedError as exc:  # Windows MM has no virtual ports
             self._virtual_failed = True
             log.warning("MIDI: no virtual port on this system (%s); use loopMIDI and midi.port instead", exc)
@@ -456,8 +472,13 @@ def _is_own(name: str) -> bool:
 class MidiRouter:
     """Main thread: MidiEvents through the bindings into commands, and MIDI learn. No I/O but save()."""
 
-    def __init__(self, bindings: tuple[MidiBinding, ...] = (), learned: tuple[MidiBinding, ...] = (),
-                 nudge_beats: float = 0.0625, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        bindings: tuple[MidiBinding, ...] = (),
+        learned: tuple[MidiBinding, ...] = (),
+        nudge_beats: float = 0.0625,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.nudge_beats = nudge_beats
         self._clock = clock  # stamps Tap commands
         self._cc_values: dict[tuple[str, int, int], int] = {}  # (port, channel, cc) -> last value, for thresholds
@@ -525,8 +546,13 @@ class MidiRouter:
 
     def bind(self, event: c.MidiEvent, target: str, arg: str = "") -> MidiBinding:
         """Bind the control that sent event to target, replacing its old binding (learn, HUD page)."""
-        binding = MidiBinding(number=event.number, target=target, kind="cc" if event.kind == "cc" else "note",
-                              channel=event.channel, arg=arg)
+        binding = MidiBinding(
+            number=event.number,
+            target=target,
+            kind="cc" if event.kind == "cc" else "note",
+            channel=event.channel,
+            arg=arg,
+        )
         learned = tuple(b for b in self.learned if not b.same_control(binding)) + (binding,)
         self.set_bindings(self.preset_bindings, learned)
         self.last_learned = binding
@@ -565,7 +591,7 @@ class MidiRouter:
 
 
 def is_action(binding: MidiBinding) -> bool:
-    """"pulse" names both a parameter and an action: a pad (note) fires the jump, a knob (cc) sets the size."""
+    """ "pulse" names both a parameter and an action: a pad (note) fires the jump, a knob (cc) sets the size."""
     if binding.target not in ACTIONS:
         return False
     return binding.kind == "note" or binding.target not in PARAMETER_RANGES

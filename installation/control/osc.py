@@ -86,7 +86,7 @@ def _record(args: Sequence[object], t_s: float) -> c.Command:
 def _learn(args: Sequence[object], t_s: float) -> c.Command:
     target = args[0] if args and isinstance(args[0], str) else None
     if target is None or (target and target not in TARGETS):
-        raise OscArgError(f"expected a target name (or \"\" to cancel): {', '.join(TARGETS)}")
+        raise OscArgError(f'expected a target name (or "" to cancel): {", ".join(TARGETS)}')
     return c.MidiLearn(target)
 
 
@@ -106,46 +106,71 @@ class Address:
 
 def _in_addresses() -> dict[str, Address]:
     table: dict[str, Address] = {
-        "/reverie/preset": Address("name or index", "switch preset (name, or 1-based index as in keys 1-9); "
-                                   "on the next bar when tempo.quantise = bar", _preset),
+        "/reverie/preset": Address(
+            "name or index",
+            "switch preset (name, or 1-based index as in keys 1-9); on the next bar when tempo.quantise = bar",
+            _preset,
+        ),
         "/reverie/preset/next": Address("", "the next preset", lambda a, t: c.SwitchPreset("next")),
         "/reverie/preset/previous": Address("", "the previous preset", lambda a, t: c.SwitchPreset("previous")),
-        "/reverie/model": Address("name", "switch generator (a --list-models name), loaded in the background",
-                                  lambda a, t: c.SwitchModel(_text(a))),
-        "/reverie/param/reset": Address("", "every parameter back to the preset's own value",
-                                        lambda a, t: c.ResetParam("")),
-        "/reverie/latent/walk_speed": Address("float", "walk speed multiplier (same as /reverie/param/speed)",
-                                              lambda a, t: c.SetParam("speed", _number(a))),
-        "/reverie/latent/pulse": Address("[size]", "a jump through latent space (default size 1)",
-                                         lambda a, t: c.Pulse(_number(a) if a else 1.0)),
+        "/reverie/model": Address(
+            "name",
+            "switch generator (a --list-models name), loaded in the background",
+            lambda a, t: c.SwitchModel(_text(a)),
+        ),
+        "/reverie/param/reset": Address(
+            "", "every parameter back to the preset's own value", lambda a, t: c.ResetParam("")
+        ),
+        "/reverie/latent/walk_speed": Address(
+            "float",
+            "walk speed multiplier (same as /reverie/param/speed)",
+            lambda a, t: c.SetParam("speed", _number(a)),
+        ),
+        "/reverie/latent/pulse": Address(
+            "[size]", "a jump through latent space (default size 1)", lambda a, t: c.Pulse(_number(a) if a else 1.0)
+        ),
         "/reverie/latent/keyframe": Address("", "head for a fresh keyframe now", lambda a, t: c.NewKeyframe()),
-        "/reverie/latent/drag": Address("dx dy", "push the picture in the drag plane (latent units)",
-                                        lambda a, t: c.Drag(_number(a, 0), _number(a, 1))),
+        "/reverie/latent/drag": Address(
+            "dx dy",
+            "push the picture in the drag plane (latent units)",
+            lambda a, t: c.Drag(_number(a, 0), _number(a, 1)),
+        ),
         "/reverie/snapshot": Address("", "save the generated picture to run.snapshot_dir", lambda a, t: c.Snapshot()),
         "/reverie/tap": Address("", "tap tempo (the first tap of a run is a downbeat)", lambda a, t: c.Tap(t)),
-        "/reverie/tempo": Address("bpm", "set the tempo (20-400 BPM); the phase carries on",
-                                  lambda a, t: c.SetTempo(_number(a))),
-        "/reverie/tempo/nudge": Address("beats", "shift the beat grid (+ = beats come sooner)",
-                                        lambda a, t: c.TempoNudge(_number(a))),
-        "/reverie/record": Address("[0 or 1]", "start (1) / stop (0) recording to record.dir; no argument toggles",
-                                   _record),
-        "/reverie/midi/learn": Address("target", "MIDI learn: the next knob/pad moved is bound to target "
-                                       "(a parameter or action, docs/midi.md); \"\" cancels", _learn),
-        "/wek/outputs": Address("float ...", "Wekinator outputs (osc.wekinator = true), 0..1 each, onto "
-                                "osc.wekinator_outputs", _wek),
+        "/reverie/tempo": Address(
+            "bpm", "set the tempo (20-400 BPM); the phase carries on", lambda a, t: c.SetTempo(_number(a))
+        ),
+        "/reverie/tempo/nudge": Address(
+            "beats", "shift the beat grid (+ = beats come sooner)", lambda a, t: c.TempoNudge(_number(a))
+        ),
+        "/reverie/record": Address(
+            "[0 or 1]", "start (1) / stop (0) recording to record.dir; no argument toggles", _record
+        ),
+        "/reverie/midi/learn": Address(
+            "target",
+            'MIDI learn: the next knob/pad moved is bound to target (a parameter or action, docs/midi.md); "" cancels',
+            _learn,
+        ),
+        "/wek/outputs": Address(
+            "float ...", "Wekinator outputs (osc.wekinator = true), 0..1 each, onto osc.wekinator_outputs", _wek
+        ),
     }
     for name in PARAMETERS:
-        table[f"/reverie/param/{name}"] = Address("float", f"set {name}'s base value (rules still add)",
-                                                  lambda a, t, n=name: c.SetParam(n, _number(a)))
-        table[f"/reverie/param/{name}/reset"] = Address("", f"{name} back to the preset's value",
-                                                        lambda a, t, n=name: c.ResetParam(n))
+        table[f"/reverie/param/{name}"] = Address(
+            "float", f"set {name}'s base value (rules still add)", lambda a, t, n=name: c.SetParam(n, _number(a))
+        )
+        table[f"/reverie/param/{name}/reset"] = Address(
+            "", f"{name} back to the preset's value", lambda a, t, n=name: c.ResetParam(n)
+        )
     return table
 
 
 IN_ADDRESSES: dict[str, Address] = _in_addresses()
 # Handled on the receiving thread itself (not commands): authentication and leader state.
-SPECIAL_IN = {"/reverie/auth": "secret: accept this sender from now on (when osc.secret is set)",
-              "/reverie/sync/state": "a leader's state (followers only; docs/osc.md: Sync)"}
+SPECIAL_IN = {
+    "/reverie/auth": "secret: accept this sender from now on (when osc.secret is set)",
+    "/reverie/sync/state": "a leader's state (followers only; docs/osc.md: Sync)",
+}
 OUT_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if not f.startswith("chroma_"))
 OUT_ADDRESSES: dict[str, str] = {
     **{f"/reverie/features/{name}": "float" for name in OUT_FEATURES},
@@ -167,11 +192,19 @@ def route(address: str, args: Sequence[object], t_s: float) -> c.Command | None:
 SYNC_ADDRESS = "/reverie/sync/state"
 
 
-def encode_sync(seq: int, preset: str, model: str, bpm: float, position: float, z: np.ndarray,
-                params: np.ndarray) -> bytes:
+def encode_sync(
+    seq: int, preset: str, model: str, bpm: float, position: float, z: np.ndarray, params: np.ndarray
+) -> bytes:
     b = osc_message_builder.OscMessageBuilder(SYNC_ADDRESS)
-    for value, kind in ((seq, "i"), (preset, "s"), (model, "s"), (float(bpm), "f"), (float(position), "d"),
-                        (np.asarray(z, "<f4").tobytes(), "b"), (np.asarray(params, "<f4").tobytes(), "b")):
+    for value, kind in (
+        (seq, "i"),
+        (preset, "s"),
+        (model, "s"),
+        (float(bpm), "f"),
+        (float(position), "d"),
+        (np.asarray(z, "<f4").tobytes(), "b"),
+        (np.asarray(params, "<f4").tobytes(), "b"),
+    ):
         b.add_arg(value, kind)
     return b.build().dgram
 
@@ -179,9 +212,15 @@ def encode_sync(seq: int, preset: str, model: str, bpm: float, position: float, 
 def decode_sync(args: Sequence[object], t_s: float) -> SyncState:
     try:
         seq, preset, model, bpm, position, z, params = args
-        if not (isinstance(seq, int) and isinstance(preset, str) and isinstance(model, str)
-                and isinstance(z, bytes) and isinstance(params, bytes) and len(z) % 4 == 0
-                and len(params) == 4 * len(PARAMETERS)):
+        if not (
+            isinstance(seq, int)
+            and isinstance(preset, str)
+            and isinstance(model, str)
+            and isinstance(z, bytes)
+            and isinstance(params, bytes)
+            and len(z) % 4 == 0
+            and len(params) == 4 * len(PARAMETERS)
+        ):
             raise ValueError
         zv, pv = np.frombuffer(z, "<f4").copy(), np.frombuffer(params, "<f4").copy()
         if not (np.isfinite(zv).all() and np.isfinite(pv).all() and zv.size > 0):
@@ -275,16 +314,19 @@ class OscServer:
             messages = [m.message for m in osc_packet.OscPacket(data).messages]
         except Exception:  # python-osc raises ParseError, UnicodeDecodeError, RecursionError... on garbage
             self.rejected += 1
-            self._warn.warn(f"garbage:{host}", f"OSC: an undecodable datagram ({len(data)} bytes) from {host} "
-                            "was ignored")
+            self._warn.warn(
+                f"garbage:{host}", f"OSC: an undecodable datagram ({len(data)} bytes) from {host} was ignored"
+            )
             return
         for message in messages:
             address, args = message.address, list(message.params)
             if not self._allowed(host, address, args):
                 if address != "/reverie/auth":
                     self.rejected += 1
-                    self._warn.warn(f"deny:{host}", f"OSC: message from {host} refused: not in osc.allow "
-                                    "(and not authenticated with osc.secret)")
+                    self._warn.warn(
+                        f"deny:{host}",
+                        f"OSC: message from {host} refused: not in osc.allow (and not authenticated with osc.secret)",
+                    )
                 continue
             if address == "/reverie/auth":
                 continue
@@ -299,8 +341,10 @@ class OscServer:
                 command = route(address, args, t_s)
             except KeyError:
                 self.rejected += 1
-                self._warn.warn(f"unknown:{address[:80]}", f"OSC: unknown address {address[:80]!r} from {host} "
-                                "ignored (docs/osc.md lists the addresses)")
+                self._warn.warn(
+                    f"unknown:{address[:80]}",
+                    f"OSC: unknown address {address[:80]!r} from {host} ignored (docs/osc.md lists the addresses)",
+                )
                 continue
             except OscArgError as exc:
                 self.rejected += 1
@@ -330,8 +374,11 @@ class OscSender:
             self.sent += 1
         except OSError as exc:  # nobody listening (ICMP refused), buffer full, network down: drop it
             self.errors += 1
-            self._warn.warn("send", f"OSC: sending to {self.target[0]}:{self.target[1]} failed ({exc}); "
-                            "messages are dropped until it works")
+            self._warn.warn(
+                "send",
+                f"OSC: sending to {self.target[0]}:{self.target[1]} failed ({exc}); "
+                "messages are dropped until it works",
+            )
 
     def send(self, messages: Iterable[tuple[str, Sequence[object]]]) -> None:
         """Several messages as one bundle (one datagram)."""
@@ -380,8 +427,9 @@ class FeatureOut:
         self._due_s = 0.0
         self._counts: dict[str, float] = {}
         self._state: dict[str, str] = {}
-        self._prefixes = [float_prefix(f"/reverie/features/{n}", 1) for n in OUT_FEATURES] + \
-            [float_prefix("/reverie/features/chroma", 12)]
+        self._prefixes = [float_prefix(f"/reverie/features/{n}", 1) for n in OUT_FEATURES] + [
+            float_prefix("/reverie/features/chroma", 12)
+        ]
         self._chroma = [f"chroma_{i}" for i in range(12)]
         self._wek_prefix = [float_prefix("/wek/inputs", len(config.wekinator_inputs))]
 
@@ -392,8 +440,9 @@ class FeatureOut:
                 count = features.get(key)
                 last = self._counts.get(key)
                 if count is not None and last is not None and count > last:
-                    events.append((address, [int(count), float(features.get("tempo_bpm", 0.0))]
-                                   if key == "beat_count" else []))
+                    events.append(
+                        (address, [int(count), float(features.get("tempo_bpm", 0.0))] if key == "beat_count" else [])
+                    )
                 if count is not None:
                     self._counts[key] = count
             for key, value in (("preset", preset), ("model", model)):

@@ -36,8 +36,9 @@ class SyncLeader:
         self._due_s = 0.0
         self.seq = 0
 
-    def tick(self, t_s: float, preset: str, model: str, bpm: float, position: float, z: np.ndarray,
-             params: dict[str, float]) -> None:
+    def tick(
+        self, t_s: float, preset: str, model: str, bpm: float, position: float, z: np.ndarray, params: dict[str, float]
+    ) -> None:
         if t_s < self._due_s:
             return
         self._due_s = max(self._due_s + 1.0 / self.config.rate_hz, t_s)
@@ -94,15 +95,20 @@ class SyncFollower:
             if live:
                 log.info("sync: following the leader (preset %s, model %s)", state.preset, state.model)
             else:
-                log.warning("sync: no word from the leader for %.1f s; running on our own until it is back",
-                            self.config.timeout_s)
+                log.warning(
+                    "sync: no word from the leader for %.1f s; running on our own until it is back",
+                    self.config.timeout_s,
+                )
         if not live or state is None:
             return None
         if state.z.shape != (z_dim,):
             if self._warned_dim != state.z.shape[0]:
                 self._warned_dim = state.z.shape[0]
-                log.warning("sync: the leader's latent has %d values, our model %d; waiting for the model switch",
-                            state.z.shape[0], z_dim)
+                log.warning(
+                    "sync: the leader's latent has %d values, our model %d; waiting for the model switch",
+                    state.z.shape[0],
+                    z_dim,
+                )
             return None
         z = state.z
         if self.config.offset:

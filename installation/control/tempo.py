@@ -115,7 +115,9 @@ class TempoClock:
     # ------------------------------------------------------------------ per frame
     def _leader(self, t_s: float) -> str:
         wanted = self.config.source
-        clock_live = self._clock is not None and t_s - self._clock_t_s < max(1.0, CLOCK_LIVE_BEATS * 60.0 / self._clock.bpm)
+        clock_live = self._clock is not None and t_s - self._clock_t_s < max(
+            1.0, CLOCK_LIVE_BEATS * 60.0 / self._clock.bpm
+        )
         manual = self._manual is not None and t_s - self._manual_t_s < self.config.tap_hold_s
         if wanted == "midi":
             return "midi" if clock_live else "none"
@@ -136,7 +138,11 @@ class TempoClock:
         if leader == "midi" and self._clock is not None:
             bpm, position, source = self._clock.bpm, self._clock.position(t_s) + self._nudge_beats, self._clock_source
         elif leader == "manual" and self._manual is not None:
-            bpm, position, source = self._manual.bpm, self._manual.position(t_s) + self._nudge_beats, self._manual_source
+            bpm, position, source = (
+                self._manual.bpm,
+                self._manual.position(t_s) + self._nudge_beats,
+                self._manual_source,
+            )
         elif leader == "audio" and features.get("tempo_bpm", 0.0) > 0:
             bpm, source = float(features["tempo_bpm"]), "audio"
             position = features.get("beat_count", 0.0) + features.get("beat_phase", 0.0) + self._nudge_beats
@@ -152,8 +158,12 @@ class TempoClock:
         The audio tracker's own values pass through untouched."""
         if beat.source in ("audio", "none"):
             return {}
-        return {"tempo_bpm": beat.bpm, "beat_phase": beat.phase, "beat_count": float(beat.count),
-                "beat_confidence": 1.0}
+        return {
+            "tempo_bpm": beat.bpm,
+            "beat_phase": beat.phase,
+            "beat_count": float(beat.count),
+            "beat_confidence": 1.0,
+        }
 
     def next_boundary_s(self, t_s: float, unit: str) -> float | None:
         """When the next beat or bar starts (perf_counter seconds); None without a tempo."""

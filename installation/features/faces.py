@@ -32,11 +32,11 @@ class FaceDetector:
         height, width = gray_u8.shape
         scale = max(1.0, MIN_DETECT_WIDTH / width)
         if scale > 1.0:
-            gray_u8 = cv2.resize(gray_u8, (round(width * scale), round(height * scale)),
-                                 interpolation=cv2.INTER_LINEAR)
+            gray_u8 = cv2.resize(gray_u8, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
         gray_u8 = cv2.equalizeHist(gray_u8)  # the cascade was trained on contrast-normalised faces
-        found = self._cascade.detectMultiScale(gray_u8, scaleFactor=1.15, minNeighbors=5,
-                                               minSize=(MIN_FACE_PX, MIN_FACE_PX))
+        found = self._cascade.detectMultiScale(
+            gray_u8, scaleFactor=1.15, minNeighbors=5, minSize=(MIN_FACE_PX, MIN_FACE_PX)
+        )
         big_w, big_h = gray_u8.shape[1], gray_u8.shape[0]
         faces = [(x / big_w, y / big_h, w / big_w, h / big_h) for x, y, w, h in np.asarray(found).reshape(-1, 4)]
         return tuple(sorted(faces, key=lambda f: f[2] * f[3], reverse=True))
@@ -71,13 +71,14 @@ class SmileDetector:
         x, y, w, h = face
         x0, x1 = int((x + 0.1 * w) * width), int((x + 0.9 * w) * width)
         y0, y1 = int((y + 0.55 * h) * height), int((y + h) * height)
-        mouth = gray_u8[max(0, y0):min(height, y1), max(0, x0):min(width, x1)]
+        mouth = gray_u8[max(0, y0) : min(height, y1), max(0, x0) : min(width, x1)]
         if mouth.shape[0] < 4 or mouth.shape[1] < 8:
             return 0
         roi_h = max(16, round(SMILE_ROI_W * mouth.shape[0] / mouth.shape[1]))
         mouth = cv2.resize(mouth, (SMILE_ROI_W, roi_h), interpolation=cv2.INTER_CUBIC)
-        _, _, weights = self._cascade.detectMultiScale3(mouth, scaleFactor=1.1, minNeighbors=0, minSize=(30, 15),
-                                                        outputRejectLevels=True)
+        _, _, weights = self._cascade.detectMultiScale3(
+            mouth, scaleFactor=1.1, minNeighbors=0, minSize=(30, 15), outputRejectLevels=True
+        )
         return int((np.asarray(weights, np.float64).ravel() > SMILE_WEIGHT).sum())
 
     def score(self, gray_u8: np.ndarray, face: Face) -> tuple[float, int]:

@@ -60,8 +60,13 @@ class AudioAnalyser:
             "band_high": AutoGain(floor=GATE_DB, min_span=18.0),
             "onset": AutoGain(floor=0.3, min_span=3.0, rise_s=5.0),  # mean dB rise per mel band per hop
         }
-        self._smooth = {"loudness": Ema(0.08), "band_low": Ema(0.05), "band_mid": Ema(0.05),
-                        "band_high": Ema(0.05), "spectral_centroid": Ema(0.1)}
+        self._smooth = {
+            "loudness": Ema(0.08),
+            "band_low": Ema(0.05),
+            "band_mid": Ema(0.05),
+            "band_high": Ema(0.05),
+            "spectral_centroid": Ema(0.1),
+        }
         self._onset_env = AttackRelease(0.0, 0.15)  # a 12 ms spike stays visible to a 60 Hz reader
         self._chroma = np.zeros(12, np.float32)
         self._hops = 0

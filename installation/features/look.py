@@ -106,8 +106,9 @@ class VideoAnalyser:
         self._saturation.update(saturation, dt_s)
         brightness = float(gray.mean()) / 255.0
 
-        self._result = VideoResult(self._features(motion, brightness), mask, self._found, frame_rgb,
-                                   self._calibration(), t_s)
+        self._result = VideoResult(
+            self._features(motion, brightness), mask, self._found, frame_rgb, self._calibration(), t_s
+        )
         return self._result
 
     def _features(self, motion: float, brightness: float) -> dict[str, float]:
@@ -132,6 +133,8 @@ class VideoAnalyser:
 
     def _calibration(self) -> tuple[Calibration, ...]:
         gain = self._motion_gain
-        return (("motion", gain.raw, gain.value, *gain.range()),
-                ("presence", self._occupied_raw, presence_from_area(self._occupied_raw), *PRESENCE_AREA),
-                ("smile", float(self._smile_raw[1]), self._smile.value, *SMILE_COUNT))
+        return (
+            ("motion", gain.raw, gain.value, *gain.range()),
+            ("presence", self._occupied_raw, presence_from_area(self._occupied_raw), *PRESENCE_AREA),
+            ("smile", float(self._smile_raw[1]), self._smile.value, *SMILE_COUNT),
+        )

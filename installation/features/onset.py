@@ -50,8 +50,11 @@ class OnsetDetector:
         threshold = max(THRESHOLD_MIN_DB, THRESHOLD_FACTOR * float(self._history.mean()))
         self._since_onset_s += self.hop_s
         onset = (
-            peak > before and peak >= flux and peak > threshold
-            and self._since_onset_s >= MIN_GAP_S and level_db > max(GATE_DB, SILENCE_DB)
+            peak > before
+            and peak >= flux
+            and peak > threshold
+            and self._since_onset_s >= MIN_GAP_S
+            and level_db > max(GATE_DB, SILENCE_DB)
         )
         if onset:
             self.count += 1

@@ -45,8 +45,9 @@ class OneEuro:
     (little lag). Good for positions such as a face centre or the motion centroid.
     """
 
-    def __init__(self, min_cutoff_hz: float = 1.0, beta: float = 0.5, d_cutoff_hz: float = 1.0,
-                 value: float | None = None) -> None:
+    def __init__(
+        self, min_cutoff_hz: float = 1.0, beta: float = 0.5, d_cutoff_hz: float = 1.0, value: float | None = None
+    ) -> None:
         self.min_cutoff_hz = min_cutoff_hz
         self.beta = beta
         self.d_cutoff_hz = d_cutoff_hz

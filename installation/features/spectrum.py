@@ -83,8 +83,9 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def mel_filterbank(n_fft: int, samplerate: int, n_mels: int = 40, lo_hz: float = 30.0,
-                   hi_hz: float = 11000.0) -> np.ndarray:
+def mel_filterbank(
+    n_fft: int, samplerate: int, n_mels: int = 40, lo_hz: float = 30.0, hi_hz: float = 11000.0
+) -> np.ndarray:
     """(n_mels, n_fft // 2 + 1) float32 triangular filters, equally spaced on the mel scale."""
     hi_hz = min(hi_hz, samplerate / 2)
     edges_hz = mel_to_hz(np.linspace(hz_to_mel(lo_hz), hz_to_mel(hi_hz), n_mels + 2))

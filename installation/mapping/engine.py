@@ -106,7 +106,10 @@ class PresetMapping:
         if attract.wake:
             pulse, new_keyframe = max(pulse, p.attract.wake_pulse), True
         pulse, new_keyframe = max(pulse, self._extra_pulse), new_keyframe or self._extra_keyframe
-        drag = (p.gestures.drag_gain * g.pan[0] + self._extra_drag[0], p.gestures.drag_gain * g.pan[1] + self._extra_drag[1])
+        drag = (
+            p.gestures.drag_gain * g.pan[0] + self._extra_drag[0],
+            p.gestures.drag_gain * g.pan[1] + self._extra_drag[1],
+        )
         self._extra_pulse, self._extra_keyframe, self._extra_drag = 0.0, False, (0.0, 0.0)
 
         self._pinch_log = self._pinch_log * math.exp(-dt_s / p.gestures.decay_s) + g.pinch
@@ -127,12 +130,21 @@ class PresetMapping:
         motion = features.get("motion", 0.0)
         steer = params["steer"] * motion
         inputs = WalkInputs(
-            speed_kf_s=p.walk.speed * speed, speed_mult=speed, loop_s=p.walk.loop_s, diversity=diversity,
-            drift=params["drift"], drag=drag,
-            plane_turn=g.rotate if p.gestures.rotate else 0.0, decay_s=p.gestures.decay_s, pulse=pulse,
+            speed_kf_s=p.walk.speed * speed,
+            speed_mult=speed,
+            loop_s=p.walk.loop_s,
+            diversity=diversity,
+            drift=params["drift"],
+            drag=drag,
+            plane_turn=g.rotate if p.gestures.rotate else 0.0,
+            decay_s=p.gestures.decay_s,
+            pulse=pulse,
             pulse_decay_s=p.walk.pulse_decay_s,
             steer=(steer * features.get("motion_x", 0.0), steer * features.get("motion_y", 0.0)),
-            new_keyframe=new_keyframe, target=target, pull=pull)
+            new_keyframe=new_keyframe,
+            target=target,
+            pull=pull,
+        )
         state = self.walk.update(dt_s, inputs)
         self.engagement.observe(self.walk.z, dt_s, presence >= 0.5, g.taps)
         self.params = params
@@ -164,5 +176,3 @@ class PresetMapping:
                     errors.append(f"{key}: {exc}")
         if errors:
             raise ValueError("; ".join(errors))
-
-

@@ -13,8 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_FEATURES = ("loudness", "band_low", "band_high", "spectral_centroid", "motion", "motion_x", "motion_y",
-                    "presence", "brightness", "hue")
+DEFAULT_FEATURES = (
+    "loudness",
+    "band_low",
+    "band_high",
+    "spectral_centroid",
+    "motion",
+    "motion_x",
+    "motion_y",
+    "presence",
+    "brightness",
+    "hue",
+)
 RIDGE = 0.1
 
 
@@ -36,15 +46,22 @@ class Demonstrations:
         self.inputs.clear()
         self.latents.clear()
 
-    def fit(self) -> "LearnedMapping":
+    def fit(self) -> LearnedMapping:
         if len(self.inputs) < 2:
             raise ValueError("record at least two examples before fitting")
         return LearnedMapping.fit(self.feature_names, np.array(self.inputs), np.array(self.latents))
 
 
 class LearnedMapping:
-    def __init__(self, feature_names: Sequence[str], mean: np.ndarray, std: np.ndarray, weights: np.ndarray,
-                 bias: np.ndarray, examples: int) -> None:
+    def __init__(
+        self,
+        feature_names: Sequence[str],
+        mean: np.ndarray,
+        std: np.ndarray,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        examples: int,
+    ) -> None:
         self.feature_names = tuple(feature_names)
         self.mean, self.std, self.weights, self.bias = mean, std, weights, bias  # weights (F, z_dim)
         self.examples = examples
@@ -54,7 +71,7 @@ class LearnedMapping:
         return int(self.bias.shape[0])
 
     @classmethod
-    def fit(cls, names: Sequence[str], x: np.ndarray, z: np.ndarray) -> "LearnedMapping":
+    def fit(cls, names: Sequence[str], x: np.ndarray, z: np.ndarray) -> LearnedMapping:
         mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
         xs = (x - mean) / std
         bias = z.mean(axis=0)
@@ -67,9 +84,15 @@ class LearnedMapping:
         return ((x - self.mean) / self.std) @ self.weights + self.bias
 
     def save(self, path: Path) -> None:
-        data = {"format": "reverie-learned/1", "features": list(self.feature_names), "mean": self.mean.tolist(),
-                "std": self.std.tolist(), "weights": self.weights.tolist(), "bias": self.bias.tolist(),
-                "examples": self.examples}
+        data = {
+            "format": "reverie-learned/1",
+            "features": list(self.feature_names),
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            "weights": self.weights.tolist(),
+            "bias": self.bias.tolist(),
+            "examples": self.examples,
+        }
         tmp = path.with_suffix(path.suffix + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f)
@@ -78,7 +101,7 @@ class LearnedMapping:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "LearnedMapping":
+    def load(cls, path: Path) -> LearnedMapping:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") != "reverie-learned/1":

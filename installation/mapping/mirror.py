@@ -36,9 +36,9 @@ def prepare(frame_rgb: np.ndarray, mask: np.ndarray | None, res: int) -> torch.T
     h, w = frame_rgb.shape[:2]
     side = min(h, w)
     y, x = (h - side) // 2, (w - side) // 2
-    img = frame_rgb[y:y + side, x:x + side].astype(np.float32)
+    img = frame_rgb[y : y + side, x : x + side].astype(np.float32)
     if mask is not None:
-        m = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)[y:y + side, x:x + side]
+        m = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)[y : y + side, x : x + side]
         m = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (5, 5), 0)[..., None]
         img = img * m + np.array(BACKGROUND_RGB, np.float32) * (1.0 - m)
     img = cv2.resize(img, (res, res), interpolation=cv2.INTER_AREA)
@@ -65,8 +65,9 @@ def silhouette_field(mask: np.ndarray, res: int, spread_px: float) -> torch.Tens
 
 
 class MirrorEncoder:
-    def __init__(self, encoder: torch.nn.Module, get_frame: FrameGetter, rate_hz: float = 8.0,
-                 use_mask: bool = True) -> None:
+    def __init__(
+        self, encoder: torch.nn.Module, get_frame: FrameGetter, rate_hz: float = 8.0, use_mask: bool = True
+    ) -> None:
         self.encoder = encoder
         self.get_frame = get_frame
         self.period_s = 1.0 / rate_hz

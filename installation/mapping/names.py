@@ -5,11 +5,32 @@ from __future__ import annotations
 
 # Features the senses publish every frame (see docs/senses.md for ranges).
 FEATURES: tuple[str, ...] = (
-    "loudness", "loudness_db", "band_low", "band_mid", "band_high", "spectral_centroid",
-    "onset", "tempo_bpm", "beat_phase", "beat_confidence",
+    "loudness",
+    "loudness_db",
+    "band_low",
+    "band_mid",
+    "band_high",
+    "spectral_centroid",
+    "onset",
+    "tempo_bpm",
+    "beat_phase",
+    "beat_confidence",
     *(f"chroma_{i}" for i in range(12)),
-    "motion", "motion_x", "motion_y", "motion_cx", "motion_cy", "presence", "occupied",
-    "faces", "face_x", "face_y", "face_size", "smile", "brightness", "hue", "saturation",
+    "motion",
+    "motion_x",
+    "motion_y",
+    "motion_cx",
+    "motion_cy",
+    "presence",
+    "occupied",
+    "faces",
+    "face_x",
+    "face_y",
+    "face_size",
+    "smile",
+    "brightness",
+    "hue",
+    "saturation",
     "touch",  # 0..1: how much touch activity there is right now (from the touch tracker)
 )
 
@@ -33,7 +54,19 @@ PARAMETERS: dict[str, float] = {
     "splash": 0.0,  # 0..1 rising past 0.35 throws a spatter of ink drops around the strokes
 }
 PARAMETER_RANGES: dict[str, tuple[float, float]] = {
-    "speed": (0.0, 50.0), "diversity": (0.0, 2.5), "drift": (0.0, 3.0), "steer": (0.0, 5.0), "pulse": (0.0, 5.0),
-    "mirror_pull": (0.0, 1.0), "learned_pull": (0.0, 1.0), "trails": (0.0, 0.95), "grain": (0.0, 0.3), "hue_shift": (-1.0, 1.0),
-    "zoom": (1.0, 3.0), "threshold": (-0.8, 0.8), "wetness": (0.0, 1.0), "warmth": (-1.0, 1.0), "splash": (0.0, 1.0),
+    "speed": (0.0, 50.0),
+    "diversity": (0.0, 2.5),
+    "drift": (0.0, 3.0),
+    "steer": (0.0, 5.0),
+    "pulse": (0.0, 5.0),
+    "mirror_pull": (0.0, 1.0),
+    "learned_pull": (0.0, 1.0),
+    "trails": (0.0, 0.95),
+    "grain": (0.0, 0.3),
+    "hue_shift": (-1.0, 1.0),
+    "zoom": (1.0, 3.0),
+    "threshold": (-0.8, 0.8),
+    "wetness": (0.0, 1.0),
+    "warmth": (-1.0, 1.0),
+    "splash": (0.0, 1.0),
 }

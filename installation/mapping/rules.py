@@ -38,8 +38,9 @@ class RuleEngine:
         self.preset = preset
         self._smoothed = [rule_output(r, 0.0) for r in preset.rule]
 
-    def update(self, dt_s: float, features: Mapping[str, float],
-               base: Mapping[str, float] | None = None) -> dict[str, float]:
+    def update(
+        self, dt_s: float, features: Mapping[str, float], base: Mapping[str, float] | None = None
+    ) -> dict[str, float]:
         """base: a performer's values (OSC/MIDI) that replace the preset's base for those parameters."""
         base = base or {}
         params = {name: base.get(name, self.preset.base(name)) for name in PARAMETERS}

@@ -53,8 +53,9 @@ class WalkInputs:
 
 
 class LatentWalk:
-    def __init__(self, z_dim: int, seed: int = 1,
-                 choose_keyframe: Callable[[np.random.Generator], np.ndarray] | None = None) -> None:
+    def __init__(
+        self, z_dim: int, seed: int = 1, choose_keyframe: Callable[[np.random.Generator], np.ndarray] | None = None
+    ) -> None:
         self.z_dim = z_dim
         self._rng = np.random.default_rng(seed)
         self.choose_keyframe = choose_keyframe or (lambda rng: rng.standard_normal(z_dim))
@@ -96,7 +97,9 @@ class LatentWalk:
     def update(self, dt_s: float, inputs: WalkInputs) -> LatentState:
         self._t_s += dt_s
         if inputs.loop_s > 0:  # one turn per loop_s at speed multiplier 1
-            self._loop_theta = (self._loop_theta + 2 * math.pi * dt_s * inputs.speed_mult / inputs.loop_s) % (2 * math.pi)
+            self._loop_theta = (self._loop_theta + 2 * math.pi * dt_s * inputs.speed_mult / inputs.loop_s) % (
+                2 * math.pi
+            )
         else:
             self._phase += inputs.speed_kf_s * dt_s
             while self._phase >= 1.0:  # next keyframe; the path stays continuous
@@ -111,7 +114,9 @@ class LatentWalk:
             self._u, self._v = c * self._u + s * self._v, -s * self._u + c * self._v
         fade = math.exp(-dt_s / inputs.decay_s)
         self._nudge = self._nudge * fade + inputs.drag[0] * self._u + inputs.drag[1] * self._v
-        self._steer = self._steer * fade + dt_s * (inputs.steer[0] * self.principal[0] + inputs.steer[1] * self.principal[1])
+        self._steer = self._steer * fade + dt_s * (
+            inputs.steer[0] * self.principal[0] + inputs.steer[1] * self.principal[1]
+        )
         self._pulse_amp *= math.exp(-dt_s / inputs.pulse_decay_s)
         if inputs.pulse > 0:
             direction = self._rng.standard_normal(self.z_dim)
@@ -120,9 +125,12 @@ class LatentWalk:
         z = self._compose(inputs)
         step = float(np.linalg.norm(z - self._z))
         self._z = z
-        return LatentState(z=z.astype(np.float32)[None, :], walk_speed=inputs.speed_kf_s,
-                           latent_speed=step / dt_s if dt_s > 0 else 0.0,
-                           nudge=float(np.linalg.norm(self._nudge)))
+        return LatentState(
+            z=z.astype(np.float32)[None, :],
+            walk_speed=inputs.speed_kf_s,
+            latent_speed=step / dt_s if dt_s > 0 else 0.0,
+            nudge=float(np.linalg.norm(self._nudge)),
+        )
 
     @property
     def z(self) -> np.ndarray:
@@ -131,9 +139,16 @@ class LatentWalk:
     # ----------------------------------------------------------------- persistence
     def export_state(self) -> dict[str, Any]:
         """Where the walk is, as plain JSON values, so a restarted show continues from here."""
-        return {"z_dim": self.z_dim, "k0": self._k0.tolist(), "k1": self._k1.tolist(), "phase": self._phase,
-                "loop_theta": self._loop_theta, "nudge": self._nudge.tolist(), "t_s": self._t_s,
-                "rng": self._rng.bit_generator.state}
+        return {
+            "z_dim": self.z_dim,
+            "k0": self._k0.tolist(),
+            "k1": self._k1.tolist(),
+            "phase": self._phase,
+            "loop_theta": self._loop_theta,
+            "nudge": self._nudge.tolist(),
+            "t_s": self._t_s,
+            "rng": self._rng.bit_generator.state,
+        }
 
     def import_state(self, state: Mapping[str, Any]) -> None:
         """Continue from an exported state; ValueError (and no change) if it does not fit this walk."""
@@ -142,8 +157,11 @@ class LatentWalk:
             phase, theta, t_s = float(state["phase"]), float(state["loop_theta"]), float(state["t_s"])
             if int(state["z_dim"]) != self.z_dim or not all(v.shape == (self.z_dim,) for v in (k0, k1, nudge)):
                 raise ValueError(f"state is for z_dim {state['z_dim']}, this model has {self.z_dim}")
-            if not (0.0 <= phase < 1.0) or not all(map(math.isfinite, (theta, t_s))) \
-                    or not all(np.isfinite(v).all() for v in (k0, k1, nudge)):
+            if (
+                not (0.0 <= phase < 1.0)
+                or not all(map(math.isfinite, (theta, t_s)))
+                or not all(np.isfinite(v).all() for v in (k0, k1, nudge))
+            ):
                 raise ValueError("state holds out-of-range or non-finite values")
             rng = np.random.default_rng()
             rng.bit_generator.state = state["rng"]

@@ -127,6 +127,7 @@ class Accelerator:
         if self._tracing is not None:
             if self._tracing[0] == key or self._tracing[1].is_alive():
                 return  # this one is on its way, or another still finishing (retried on a later frame)
+
         def work() -> None:
             self._traced = (key, trace_frozen(module, z_dim))
 
@@ -171,8 +172,14 @@ class Accelerator:
                 log.warning("torch.compile unavailable (%s); running eagerly", exc)
         precision = next((k for k, v in DTYPES.items() if v == self._dtype), "fp32")
         self.plan = AccelPlan(str(self.device), precision, rel_error, channels_last, compiled)
-        log.info("accel: %s %s (rel. error vs fp32 %.2e), channels_last %s, compiled %s", self.device, precision,
-                 rel_error, channels_last, compiled)
+        log.info(
+            "accel: %s %s (rel. error vs fp32 %.2e), channels_last %s, compiled %s",
+            self.device,
+            precision,
+            rel_error,
+            channels_last,
+            compiled,
+        )
         return runner
 
     def _choose_precision(self, model: torch.nn.Module) -> tuple[torch.dtype | None, float]:
@@ -208,8 +215,9 @@ class Accelerator:
             # torch.compile fails at the first call, not at wrapping: fall back to eager for good
             log.warning("accel: compiled %s failed (%s); running eagerly", type(model).__name__, exc)
             self._prepared = {id(model): model}
-            self.plan = AccelPlan(self.plan.device, self.plan.precision, self.plan.rel_error,
-                                  self.plan.channels_last, False)
+            self.plan = AccelPlan(
+                self.plan.device, self.plan.precision, self.plan.rel_error, self.plan.channels_last, False
+            )
             return model(z, height, width) if height else model(z)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:

@@ -43,9 +43,13 @@ def open_display(config: DisplayConfig) -> tuple[pygame.Surface, str]:
     except pygame.error as exc:
         if mode == "headless":
             raise
-        log.warning("no display could be opened for %s mode (%s; DISPLAY=%r); running headless instead — "
-                    "the show runs and records/stats work, but nothing is shown", mode, exc,
-                    os.environ.get("DISPLAY", ""))
+        log.warning(
+            "no display could be opened for %s mode (%s; DISPLAY=%r); running headless instead — "
+            "the show runs and records/stats work, but nothing is shown",
+            mode,
+            exc,
+            os.environ.get("DISPLAY", ""),
+        )
         pygame.display.quit()
         os.environ["SDL_VIDEODRIVER"] = "dummy"
         pygame.display.init()

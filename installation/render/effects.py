@@ -104,7 +104,7 @@ class Compositor:
     # ------------------------------------------------------------------ output
     def compose(self, t_s: float, params: dict[str, float], effects: EffectsPreset) -> np.ndarray | None:
         """The frame to show now, (H, W, 3) uint8 sized to fill (cover) or fit (letterbox) the screen."""
-        if self._t_compose_s is not None and 0 < t_s - self._t_compose_s:
+        if self._t_compose_s is not None and t_s - self._t_compose_s > 0:
             dt_s = min(MAX_LEAD_S, t_s - self._t_compose_s)
             self._display_dt_s += (dt_s - self._display_dt_s) * 0.1
         self._t_compose_s = t_s
@@ -136,9 +136,9 @@ class Compositor:
         if zoom > 1.001:
             cw, ch = max(2, round(w / zoom)), max(2, round(h / zoom))
             x, y = (w - cw) // 2, (h - ch) // 2
-            img = img[y:y + ch, x:x + cw]
+            img = img[y : y + ch, x : x + cw]
         (x, y, cw, ch), dst = fit_rect(img.shape[1], img.shape[0], *self.screen_size, self.fit)
-        img = img[y:y + ch, x:x + cw]
+        img = img[y : y + ch, x : x + cw]
         interp = cv2.INTER_CUBIC if upscale == "sharp" else cv2.INTER_LINEAR
         if grain > 0.002:
             noisy = img.astype(np.float32) + self._grain_patch(img.shape[:2]) * (grain * 255.0)
@@ -155,7 +155,7 @@ class Compositor:
         tile = np.tile(self._grain, reps) if reps[:2] != (1, 1) else self._grain
         y = int(self._rng.integers(0, tile.shape[0] - h + 1))
         x = int(self._rng.integers(0, tile.shape[1] - w + 1))
-        return tile[y:y + h, x:x + w]
+        return tile[y : y + h, x : x + w]
 
     def _kaleidoscope(self, img: np.ndarray, segments: int) -> np.ndarray:
         h, w = img.shape[:2]

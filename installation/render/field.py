@@ -53,12 +53,36 @@ class Palette:
 
 
 PALETTES: dict[str, Palette] = {
-    "ink": Palette("ink", paper_rgb=(236, 228, 210), ink_rgb=(22, 20, 24), halo_rgb=(120, 116, 118), halo=0.35,
-                   core_rgb=None, texture="paper", texture_depth=0.07),
-    "neon": Palette("neon", paper_rgb=(6, 6, 12), ink_rgb=(40, 255, 220), halo_rgb=(255, 40, 170), halo=0.55,
-                    core_rgb=(235, 255, 250), texture="glass", texture_depth=0.12),
-    "gold": Palette("gold", paper_rgb=(92, 14, 16), ink_rgb=(232, 184, 84), halo_rgb=(40, 4, 6), halo=0.6,
-                    core_rgb=(255, 226, 150), texture="lacquer", texture_depth=0.18),
+    "ink": Palette(
+        "ink",
+        paper_rgb=(236, 228, 210),
+        ink_rgb=(22, 20, 24),
+        halo_rgb=(120, 116, 118),
+        halo=0.35,
+        core_rgb=None,
+        texture="paper",
+        texture_depth=0.07,
+    ),
+    "neon": Palette(
+        "neon",
+        paper_rgb=(6, 6, 12),
+        ink_rgb=(40, 255, 220),
+        halo_rgb=(255, 40, 170),
+        halo=0.55,
+        core_rgb=(235, 255, 250),
+        texture="glass",
+        texture_depth=0.12,
+    ),
+    "gold": Palette(
+        "gold",
+        paper_rgb=(92, 14, 16),
+        ink_rgb=(232, 184, 84),
+        halo_rgb=(40, 4, 6),
+        halo=0.6,
+        core_rgb=(255, 226, 150),
+        texture="lacquer",
+        texture_depth=0.18,
+    ),
 }
 
 
@@ -79,7 +103,7 @@ def smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
 def beta3(x: np.ndarray) -> np.ndarray:
     """The cubic B-spline kernel."""
     x = np.abs(x)
-    return np.where(x < 1, 2 / 3 - x ** 2 + x ** 3 / 2, np.where(x < 2, (2 - x) ** 3 / 6, 0.0))
+    return np.where(x < 1, 2 / 3 - x**2 + x**3 / 2, np.where(x < 2, (2 - x) ** 3 / 6, 0.0))
 
 
 def resample_matrix(n_src: int, n_dst: int, scale: float, dst_centre: float, src_centre: float) -> np.ndarray:
@@ -129,8 +153,9 @@ class ToneCodec:
         return self.b * np.sinh((tone.astype(np.float32) - 128.0) / self.a)
 
 
-def make_lut(palette: Palette, style: FieldStyle, codec: ToneCodec, px_per_model_px: float,
-             spread_px: float = 4.0) -> np.ndarray:
+def make_lut(
+    palette: Palette, style: FieldStyle, codec: ToneCodec, px_per_model_px: float, spread_px: float = 4.0
+) -> np.ndarray:
     """(256, 1, 3) uint8: the colour of every tone (a signed distance in screen px)."""
     d = codec.decode(np.arange(256))
     alpha = smoothstep(-EDGE_PX / 2, EDGE_PX / 2, d)[:, None]  # ink coverage of the pixel
@@ -163,12 +188,24 @@ def make_texture(kind: str, depth: float, size: tuple[int, int], seed: int = 0) 
             kernel = cv2.getRotationMatrix2D((7, 7), angle, 1.0)
             line = cv2.warpAffine(np.pad(np.ones((1, 15), np.float32), ((7, 7), (0, 0))), kernel, (15, 15))
             tex += 0.5 * cv2.filter2D(strands, -1, line / line.sum() * 6)
-        tex += cv2.resize(rng.standard_normal((max(2, h // 64), max(2, w // 64))).astype(np.float32), (w, h),
-                          interpolation=cv2.INTER_CUBIC) * 0.3
+        tex += (
+            cv2.resize(
+                rng.standard_normal((max(2, h // 64), max(2, w // 64))).astype(np.float32),
+                (w, h),
+                interpolation=cv2.INTER_CUBIC,
+            )
+            * 0.3
+        )
     elif kind == "lacquer":  # fine lacquer crackle and a slow sheen
         tex = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.6) * 0.7
-        tex += cv2.resize(rng.standard_normal((max(2, h // 120), max(2, w // 120))).astype(np.float32), (w, h),
-                          interpolation=cv2.INTER_CUBIC) * 1.2
+        tex += (
+            cv2.resize(
+                rng.standard_normal((max(2, h // 120), max(2, w // 120))).astype(np.float32),
+                (w, h),
+                interpolation=cv2.INTER_CUBIC,
+            )
+            * 1.2
+        )
     else:  # glass: a faint even grain
         tex = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.7)
     lo, hi = np.percentile(tex[::7, ::7], (0.5, 99.5))
@@ -228,10 +265,20 @@ class FieldRenderer:
             (sw, sh), (iw, ih) = self.screen_size, self.inter_size
             step_x, step_y = sw / iw, sh / ih
             # the field's centre sample lands on the screen's centre (+ offset), pixel centres aligned
-            wy = resample_matrix(fh + 2 * FIELD_PAD, ih, k / step_y, (sh * (0.5 + offset[1])) / step_y - 0.5,
-                                 (fh + 2 * FIELD_PAD - 1) / 2)
-            wx = resample_matrix(fw + 2 * FIELD_PAD, iw, k / step_x, (sw * (0.5 + offset[0])) / step_x - 0.5,
-                                 (fw + 2 * FIELD_PAD - 1) / 2)
+            wy = resample_matrix(
+                fh + 2 * FIELD_PAD,
+                ih,
+                k / step_y,
+                (sh * (0.5 + offset[1])) / step_y - 0.5,
+                (fh + 2 * FIELD_PAD - 1) / 2,
+            )
+            wx = resample_matrix(
+                fw + 2 * FIELD_PAD,
+                iw,
+                k / step_x,
+                (sw * (0.5 + offset[0])) / step_x - 0.5,
+                (fw + 2 * FIELD_PAD - 1) / 2,
+            )
             # Only the band the (padded) field reaches is computed; beyond it the field is exactly "no ink".
             rows, cols = np.nonzero(np.abs(wy).max(axis=1))[0], np.nonzero(np.abs(wx).max(axis=1))[0]
             r0, r1 = (int(rows.min()), int(rows.max()) + 1) if rows.size else (0, 0)
@@ -245,8 +292,14 @@ class FieldRenderer:
         """Screen px per model px: the field's side fills FIELD_FILL of the screen's shorter side."""
         return FIELD_FILL * min(self.screen_size) * max(zoom, 1e-3) / max(1, field_side)
 
-    def tone(self, field: np.ndarray, spread_px: float, style: FieldStyle, zoom: float = 1.0,
-             offset: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, ToneCodec, float]:
+    def tone(
+        self,
+        field: np.ndarray,
+        spread_px: float,
+        style: FieldStyle,
+        zoom: float = 1.0,
+        offset: tuple[float, float] = (0.0, 0.0),
+    ) -> tuple[np.ndarray, ToneCodec, float]:
         """The intermediate tone grid (ih, iw) uint8, its codec, and screen px per model px.
 
         offset: where the field's centre sits, in fractions of the screen (0, 0 = centred)."""
@@ -283,8 +336,14 @@ class FieldRenderer:
         self._tone_grid[r0:r1, c0:c1] = codec.encode(d)
         return self._tone_grid, codec, k
 
-    def render(self, field: np.ndarray, spread_px: float, style: FieldStyle, zoom: float = 1.0,
-               offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    def render(
+        self,
+        field: np.ndarray,
+        spread_px: float,
+        style: FieldStyle,
+        zoom: float = 1.0,
+        offset: tuple[float, float] = (0.0, 0.0),
+    ) -> np.ndarray:
         palette = PALETTES.get(style.palette, PALETTES["ink"])
         tone, codec, k = self.tone(field, spread_px, style, zoom, offset)
         lut_key = (palette, style.wetness, style.warmth, style.hue_shift, round(k, 3), codec.a, spread_px)

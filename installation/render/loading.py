@@ -74,6 +74,7 @@ class ModelLoader:
     def request(self, spec: str, device: torch.device, keep_on_failure: bool = False) -> None:
         """Load spec in the background. keep_on_failure (a hot swap): a file that does not load is
         reported and nothing is swapped, instead of falling back to the built-in model."""
+
         def work() -> None:
             if keep_on_failure:
                 try:

@@ -60,8 +60,9 @@ class Splash:
                 n = round(SPLASH_DROPS[0] + (SPLASH_DROPS[1] - SPLASH_DROPS[0]) * min(1.0, level))
                 for y, x in near[self._rng.integers(0, len(near), n)]:
                     jitter = self._rng.normal(0.0, 1.2, 2)
-                    self._drops.append((float(x + jitter[0]), float(y + jitter[1]),
-                                        float(self._rng.uniform(0.35, 1.4)), t_s))
+                    self._drops.append(
+                        (float(x + jitter[0]), float(y + jitter[1]), float(self._rng.uniform(0.35, 1.4)), t_s)
+                    )
         self._drops = [d for d in self._drops if t_s - d[3] < SPLASH_S]
 
     def apply(self, field: np.ndarray, spread_px: float, t_s: float) -> np.ndarray:
@@ -100,7 +101,7 @@ class FieldCompositor(Compositor):
         self.add_frame(field, t_s, jump)
 
     def compose(self, t_s: float, params: dict[str, float], effects: EffectsPreset) -> np.ndarray | None:
-        if self._t_compose_s is not None and 0 < t_s - self._t_compose_s:
+        if self._t_compose_s is not None and t_s - self._t_compose_s > 0:
             dt_s = min(1 / 30, t_s - self._t_compose_s)
             self._display_dt_s += (dt_s - self._display_dt_s) * 0.1
         self._t_compose_s = t_s
@@ -119,7 +120,9 @@ class FieldCompositor(Compositor):
                 self._hold = None
             else:
                 if self._hold.shape != field.shape:  # another model's size: bring the old field to the new grid
-                    self._hold = cv2.resize(self._hold, (field.shape[1], field.shape[0]), interpolation=cv2.INTER_LINEAR)
+                    self._hold = cv2.resize(
+                        self._hold, (field.shape[1], field.shape[0]), interpolation=cv2.INTER_LINEAR
+                    )
                 if self._grain.shape != field.shape:
                     self._grain = morph_grain(field.shape, self._seed)
                 field = morph(self._hold, field, progress * progress * (3 - 2 * progress), self._grain)
@@ -131,8 +134,14 @@ class FieldCompositor(Compositor):
 
 def style_from(params: dict[str, float], effects: EffectsPreset) -> FieldStyle:
     """The mapped parameters that shape the drawing (neutral values where a parameter is absent)."""
+
     def get(name: str) -> float:
         return float(params.get(name, PARAMETERS[name]))
 
-    return FieldStyle(palette=effects.palette, threshold=get("threshold"), wetness=get("wetness"),
-                      warmth=get("warmth"), hue_shift=get("hue_shift"))
+    return FieldStyle(
+        palette=effects.palette,
+        threshold=get("threshold"),
+        wetness=get("wetness"),
+        warmth=get("warmth"),
+        hue_shift=get("hue_shift"),
+    )

@@ -51,16 +51,17 @@ class Decision:
 
     def line(self, total: int) -> str:
         arrow = "down" if self.level.index > self.previous.index else "up"
-        return (f"quality {arrow} to {self.level.index}/{total - 1} ({self.level.describe()}): {self.reason}")
+        return f"quality {arrow} to {self.level.index}/{total - 1} ({self.level.describe()}): {self.reason}"
 
 
-def build_ladder(render_size: int, min_render_size: int, resolution_free: bool, has_light_model: bool,
-                 steps: int = 3) -> list[QualityLevel]:
+def build_ladder(
+    render_size: int, min_render_size: int, resolution_free: bool, has_light_model: bool, steps: int = 3
+) -> list[QualityLevel]:
     """Levels from best to cheapest; render sizes shrink by 1/sqrt(2) (half the pixels) per step."""
     sizes = [render_size]
     if resolution_free:
-        while len(sizes) <= steps and round(sizes[-1] / 2 ** 0.5) >= min_render_size:
-            sizes.append(round(sizes[-1] / 2 ** 0.5))
+        while len(sizes) <= steps and round(sizes[-1] / 2**0.5) >= min_render_size:
+            sizes.append(round(sizes[-1] / 2**0.5))
     levels = [QualityLevel(i, s, True, False) for i, s in enumerate(sizes)]
     levels.append(QualityLevel(len(levels), sizes[-1], False, False))
     if has_light_model:
@@ -82,8 +83,14 @@ def latch_timeout_s(render_ms_p50: float, display_fps: int, latch_fraction: floa
 class QualityController:
     """Feed `update(now_s, Measurements)` about once per second; it returns a Decision on a change."""
 
-    def __init__(self, levels: list[QualityLevel], display_fps: float, generator_fps: float,
-                 down_after_s: float = 2.0, up_after_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        levels: list[QualityLevel],
+        display_fps: float,
+        generator_fps: float,
+        down_after_s: float = 2.0,
+        up_after_s: float = 5.0,
+    ) -> None:
         self.levels = levels
         self.display_target = display_fps
         self.generator_target = generator_fps
@@ -123,8 +130,9 @@ class QualityController:
         self._ahead_s += dt_s
         if self._ahead_s >= self._up_wait_s:
             self._t_up_s = now_s
-            return self._go(self.index - 1, now_s, f"headroom (render {m.render_ms:.1f} ms, "
-                                                   f"display {m.display_fps:.1f} fps)")
+            return self._go(
+                self.index - 1, now_s, f"headroom (render {m.render_ms:.1f} ms, display {m.display_fps:.1f} fps)"
+            )
         return None
 
     def _room_above(self, m: Measurements) -> bool:

@@ -60,15 +60,37 @@ def ffmpeg_command(path: Path, size: tuple[int, int], fps: int, crf: int) -> lis
     """ffmpeg reading raw RGB frames on stdin and writing a fragmented H.264 MP4."""
     return [
         _ffmpeg_exe(),
-        "-loglevel", "error", "-nostdin", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}", "-r", str(fps), "-i", "-",
-        "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf), "-preset", "veryfast",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{size[0]}x{size[1]}",
+        "-r",
+        str(fps),
+        "-i",
+        "-",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-crf",
+        str(crf),
+        "-preset",
+        "veryfast",
         # A keyframe (so an MP4 fragment reaches the disk) every 2 s: a killed show loses at most that.
-        "-g", str(2 * fps),
+        "-g",
+        str(2 * fps),
         # -xerror: ffmpeg exits on a write error (disk full) instead of carrying on silently,
         # so the next write fails and the recording stops with one logged error.
         "-xerror",
-        "-movflags", "+frag_keyframe+empty_moov",
+        "-movflags",
+        "+frag_keyframe+empty_moov",
         str(path),
     ]
 
@@ -101,11 +123,18 @@ class _Ffmpeg:
             extra_fd = err_fd != self._stderr.fileno()
             close_on_exec_all()  # C libraries' descriptors stay with the show (docs/reliability.md)
             try:
-                self.pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=[
-                    (os.POSIX_SPAWN_DUP2, read_fd, 0),
-                    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, err_fd, 2),
-                ], setpgroup=0, setsigdef=_default_signals())
+                self.pid = os.posix_spawn(
+                    cmd[0],
+                    cmd,
+                    os.environ,
+                    file_actions=[
+                        (os.POSIX_SPAWN_DUP2, read_fd, 0),
+                        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                        (os.POSIX_SPAWN_DUP2, err_fd, 2),
+                    ],
+                    setpgroup=0,
+                    setsigdef=_default_signals(),
+                )
             except BaseException:
                 os.close(write_fd)
                 self._stderr.close()
@@ -116,9 +145,14 @@ class _Ffmpeg:
                     os.close(err_fd)
             self.stdin: IO[bytes] = open(write_fd, "wb")  # noqa: SIM115 - closed in finish()
         else:
-            self._popen = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                           stderr=self._stderr, close_fds=False,
-                                           creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0))
+            self._popen = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+                close_fds=False,
+                creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+            )
             self.pid = self._popen.pid
             assert self._popen.stdin is not None
             self.stdin = self._popen.stdin
@@ -216,8 +250,9 @@ class Recorder:
         self._slots = 0  # frame slots filled (or dropped) so far
 
     @classmethod
-    def timestamped(cls, directory: str | Path, size: tuple[int, int], fps: int, max_queue: int = 8,
-                    crf: int = 20) -> Recorder:
+    def timestamped(
+        cls, directory: str | Path, size: tuple[int, int], fps: int, max_queue: int = 8, crf: int = 20
+    ) -> Recorder:
         """A recorder for a new file in directory (see new_recording_path); call start() next."""
         return cls(new_recording_path(directory), size, fps, max_queue, crf)
 
@@ -245,8 +280,14 @@ class Recorder:
                 self.path.unlink()  # the empty file new_recording_path reserved
             raise OSError(f"cannot start ffmpeg for {self.path}: {exc}") from exc
         self._thread.start()
-        log.info("recording %dx%d @ %d fps to %s (ffmpeg started in %.0f ms)", self.size[0], self.size[1],
-                 self.fps, self.path, (time.perf_counter() - t0_s) * 1e3)
+        log.info(
+            "recording %dx%d @ %d fps to %s (ffmpeg started in %.0f ms)",
+            self.size[0],
+            self.size[1],
+            self.fps,
+            self.path,
+            (time.perf_counter() - t0_s) * 1e3,
+        )
 
     def due(self, t_s: float) -> int:
         """How many frame slots a frame presented at t_s (perf_counter) must fill; 0 = none due."""
@@ -271,8 +312,11 @@ class Recorder:
             now = time.monotonic()
             if now - self._last_drop_log_s > 5.0:
                 self._last_drop_log_s = now
-                log.warning("recorder is behind: %d frame(s) dropped from %s so far (the show is not slowed)",
-                            self.frames_dropped, self.path.name)
+                log.warning(
+                    "recorder is behind: %d frame(s) dropped from %s so far (the show is not slowed)",
+                    self.frames_dropped,
+                    self.path.name,
+                )
 
     def close_async(self) -> None:
         """Stop taking frames and return at once; the writer thread writes what is queued, finishes the
@@ -294,8 +338,12 @@ class Recorder:
             return
         self._thread.join(timeout_s)
         if self._thread.is_alive() and self._ffmpeg is not None:
-            log.error("recording to %s did not finish within %.0f s; ffmpeg is stopped (the file keeps what "
-                      "reached the disk)", self.path, timeout_s)
+            log.error(
+                "recording to %s did not finish within %.0f s; ffmpeg is stopped (the file keeps what "
+                "reached the disk)",
+                self.path,
+                timeout_s,
+            )
             self._ffmpeg.kill()
             self._thread.join(5.0)
 
@@ -316,8 +364,13 @@ class Recorder:
             self._drain()
             ffmpeg.finish()  # ffmpeg has exited or is exiting: wait, so its own message is complete
             tail = ffmpeg.stderr_tail()
-            log.error("recording to %s stopped after %d frames: %s%s", self.path, self.frames_written, self.error,
-                      f" (ffmpeg: {tail})" if tail else "")
+            log.error(
+                "recording to %s stopped after %d frames: %s%s",
+                self.path,
+                self.frames_written,
+                self.error,
+                f" (ffmpeg: {tail})" if tail else "",
+            )
         finally:
             self._finish(ffmpeg)
 
@@ -334,8 +387,9 @@ class Recorder:
                 log.error("finishing %s failed: %s", self.path, self.error)
         finally:
             ffmpeg.close_log()
-        log.info("recording finished: %s, %d frames written, %d dropped", self.path, self.frames_written,
-                 self.frames_dropped)
+        log.info(
+            "recording finished: %s, %d frames written, %d dropped", self.path, self.frames_written, self.frames_dropped
+        )
 
     def _drain(self) -> None:
         while True:
@@ -343,4 +397,3 @@ class Recorder:
                 self._queue.get_nowait()
             except queue.Empty:
                 return
-

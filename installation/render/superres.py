@@ -37,8 +37,9 @@ PROBE_FRAMES = 60  # frames timed after the warm-up before the budget is judged
 class SuperResolver:
     """Holds the SR net; `apply(model, image, out_size)` returns the image enlarged x4 or as it was."""
 
-    def __init__(self, net: torch.nn.Module, budget_ms: float = BUDGET_MS, source: str = "",
-                 warmup_s: float = WARMUP_S) -> None:
+    def __init__(
+        self, net: torch.nn.Module, budget_ms: float = BUDGET_MS, source: str = "", warmup_s: float = WARMUP_S
+    ) -> None:
         self.net = net.eval()
         self.scale = int(net.scale)
         self.channels = int(net.img_channels)
@@ -85,9 +86,13 @@ class SuperResolver:
             median = statistics.median(self.times_ms)
             if median > self.budget_ms:
                 self.enabled = False
-                log.warning("superres: x%d enlargement takes %.1f ms per frame here (budget %.0f ms); off from now "
-                            "on, pictures are enlarged by bicubic only (generator.superres = \"on\" keeps it)",
-                            self.scale, median, self.budget_ms)
+                log.warning(
+                    "superres: x%d enlargement takes %.1f ms per frame here (budget %.0f ms); off from now "
+                    'on, pictures are enlarged by bicubic only (generator.superres = "on" keeps it)',
+                    self.scale,
+                    median,
+                    self.budget_ms,
+                )
             else:
                 log.info("superres: x%d enlargement %.1f ms per frame (%s)", self.scale, median, self.source)
 

@@ -234,8 +234,9 @@ class VideoOut:
             log.info("video out: %s, %dx%d @ %d fps", self._sink.label, self.size[0], self.size[1], self.fps)
             return True
         self.reason = "; ".join(f"{b}: {r}" for b, r in failures.items()) if auto else failures[self.backend]
-        log.warning("video out %s is not available: %s; the show goes on without video out", self.requested,
-                    self.reason)
+        log.warning(
+            "video out %s is not available: %s; the show goes on without video out", self.requested, self.reason
+        )
         return False
 
     def _reasons(self) -> dict[str, str]:
@@ -261,8 +262,10 @@ class VideoOut:
         if not self.running or self._sink is None:
             return f"video out off: {self.reason}" if self.reason else "video out off"
         watching = "" if self.receivers is None else f", {self.receivers} receiver{'s' * (self.receivers != 1)}"
-        return (f"video out {self._sink.label} {self.size[0]}x{self.size[1]}@{self.fps}{watching}, "
-                f"{self.frames_sent} sent, {self.frames_skipped} skipped")
+        return (
+            f"video out {self._sink.label} {self.size[0]}x{self.size[1]}@{self.fps}{watching}, "
+            f"{self.frames_sent} sent, {self.frames_skipped} skipped"
+        )
 
     def close(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
@@ -298,8 +301,12 @@ class VideoOut:
                 self._stop.wait(period_s - (time.monotonic() - t0_s))  # at most fps frames a second
         except Exception as exc:  # a broken device, a dead NDI runtime: stop video out, never the show
             self.error = f"{type(exc).__name__}: {exc}"
-            log.error("video out %s stopped after %d frames: %s; the show goes on without video out",
-                      sink.label, self.frames_sent, self.error)
+            log.error(
+                "video out %s stopped after %d frames: %s; the show goes on without video out",
+                sink.label,
+                self.frames_sent,
+                self.error,
+            )
         finally:
             try:
                 sink.close()

@@ -54,17 +54,36 @@ class RenderResult:
     t_render_s: float = 0.0  # perf_counter when the worker began this render (bench stage breakdown)
 
 
-def result_for(picture: np.ndarray, model: torch.nn.Module, stamp: int, epoch: int, t_input_s: float,
-               render_ms: float, z: np.ndarray | None = None, t_render_s: float = 0.0) -> RenderResult:
+def result_for(
+    picture: np.ndarray,
+    model: torch.nn.Module,
+    stamp: int,
+    epoch: int,
+    t_input_s: float,
+    render_ms: float,
+    z: np.ndarray | None = None,
+    t_render_s: float = 0.0,
+) -> RenderResult:
     """What render() returned as a result: a field model's (h, w) field or a colour (H, W, 3) frame."""
     info = field_info(model)
     if info is not None and picture.ndim == 2:
-        return RenderResult(None, stamp, epoch, t_input_s, render_ms, field=picture, field_spread_px=info.spread_px,
-                            z=z, t_render_s=t_render_s)
+        return RenderResult(
+            None,
+            stamp,
+            epoch,
+            t_input_s,
+            render_ms,
+            field=picture,
+            field_spread_px=info.spread_px,
+            z=z,
+            t_render_s=t_render_s,
+        )
     return RenderResult(picture, stamp, epoch, t_input_s, render_ms, z=z, t_render_s=t_render_s)
 
 
-def fit_rect(src_w: int, src_h: int, out_w: int, out_h: int, fit: str) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+def fit_rect(
+    src_w: int, src_h: int, out_w: int, out_h: int, fit: str
+) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
     """Source crop (x, y, w, h) and destination size (w, h) that fill or fit out_w x out_h."""
     if fit == "cover":
         scale = max(out_w / src_w, out_h / src_h)
@@ -90,14 +109,20 @@ def to_device(obj: Any, device: torch.device) -> Any:
 
 def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
 
 
 class GeneratorWorker:
     """Renders the newest RenderRequest on its own thread; see the module docstring."""
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, render_size: int = 160,
-                 move: Callable[[Any, torch.device], Any] = to_device) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        device: torch.device,
+        render_size: int = 160,
+        move: Callable[[Any, torch.device], Any] = to_device,
+    ) -> None:
         self.device = device
         self._move = move
         self.render_size = render_size
@@ -166,8 +191,16 @@ class GeneratorWorker:
             t0 = time.perf_counter()
             try:
                 picture = self.render(model, request)
-                result = result_for(picture, model, request.stamp, epoch, request.t_input_s,
-                                    (time.perf_counter() - t0) * 1e3, request.z, t0)
+                result = result_for(
+                    picture,
+                    model,
+                    request.stamp,
+                    epoch,
+                    request.t_input_s,
+                    (time.perf_counter() - t0) * 1e3,
+                    request.z,
+                    t0,
+                )
             except Exception as exc:  # any model failure becomes a visible, logged error, not a dead thread
                 if is_out_of_memory(exc) and self.device.type != "cpu" and self._fall_back_to_cpu(model, exc):
                     continue  # the same request is still the newest; the next one renders on the CPU
@@ -175,8 +208,9 @@ class GeneratorWorker:
                 message = f"{type(exc).__name__}: {exc}"
                 if self.errors == 1 or math.log2(self.errors).is_integer():  # 1, 2, 4, 8 ... keeps the log readable
                     log.error("generator failed (%d so far), keeping the previous frame: %s", self.errors, message)
-                result = RenderResult(None, request.stamp, epoch, request.t_input_s,
-                                      (time.perf_counter() - t0) * 1e3, error=message)
+                result = RenderResult(
+                    None, request.stamp, epoch, request.t_input_s, (time.perf_counter() - t0) * 1e3, error=message
+                )
             self.rendered += 1
             self.results.put(result)
 
@@ -219,7 +253,7 @@ class GeneratorWorker:
                 image = self.superres.apply(model, image, (out_w, out_h))
             frame = self.accel.to_uint8(image)
         (x, y, w, h), dst = fit_rect(frame.shape[1], frame.shape[0], out_w, out_h, request.fit)
-        frame = frame[y:y + h, x:x + w]
+        frame = frame[y : y + h, x : x + w]
         if (frame.shape[1], frame.shape[0]) != dst:
             # Big enlargements of 32-64 px models: bicubic hides the pixel grid that bilinear shows.
             big = dst[0] > 3 * frame.shape[1]

@@ -260,8 +260,9 @@ class MicrophoneSource:
         self._stream_opened_s = time.perf_counter()
         self._pending_live = f"{label} ('{name}') {self.samplerate} Hz mono"  # live with the first block
         if not self._in_outage:  # (during an outage the outage's own status stands until then)
-            self._status = SourceStatus("microphone", "fallback", f"{label} opened; waiting for its first block "
-                                        "-> silence", "")
+            self._status = SourceStatus(
+                "microphone", "fallback", f"{label} opened; waiting for its first block -> silence", ""
+            )
         return stream, ""
 
     def _stream_problem(self, stream: Any, now_s: float) -> str:

@@ -114,7 +114,10 @@ class TouchTracker:
         """The touches now and the movement since the last call (which it resets)."""
         out = TouchFrame(
             touches=tuple(Touch(fid, v[0], v[1]) for fid, v in self._down.items()),
-            drag_dx=self._dx, drag_dy=self._dy, taps=self._taps, t_last_s=self._t_last_s,
+            drag_dx=self._dx,
+            drag_dy=self._dy,
+            taps=self._taps,
+            t_last_s=self._t_last_s,
         )
         self._dx = self._dy = 0.0
         self._taps = 0

@@ -27,6 +27,6 @@ def to_command(action: object, presets: list[str] | None = None, models: list[st
     if kind == "record":
         on = action.get("on")
         if not isinstance(on, bool):
-            raise ValueError("record: expected {\"on\": true} or {\"on\": false}")
+            raise ValueError('record: expected {"on": true} or {"on": false}')
         return c.SetRecording(on)
     raise ValueError(f"unknown action {str(kind)[:40]!r}; known: preset, model, snapshot, record")

@@ -43,16 +43,22 @@ class PanelSource(Protocol):
     def panel_picture(self) -> np.ndarray | None: ...  # (H, W, 3) uint8 view of what the screen shows
 
 
-def engagement_map(anchors: np.ndarray, dwell_s: np.ndarray, touches: np.ndarray, principal: np.ndarray,
-                   z: np.ndarray) -> dict[str, Any]:
+def engagement_map(
+    anchors: np.ndarray, dwell_s: np.ndarray, touches: np.ndarray, principal: np.ndarray, z: np.ndarray
+) -> dict[str, Any]:
     """Engagement regions projected on the latent plane the walk steers in (the model's two main
     directions, principal (2, z_dim)): x, y per region, its dwell seconds and touches, and where the
     picture is now. Aggregates only, as installation/mapping/engagement.py keeps them."""
     basis = np.asarray(principal, dtype=np.float64)[:2]
     xy = np.asarray(anchors, dtype=np.float64) @ basis.T  # (regions, 2)
     now = np.asarray(z, dtype=np.float64) @ basis.T
-    return {"x": _rounded(xy[:, 0]), "y": _rounded(xy[:, 1]), "dwell_s": _rounded(dwell_s),
-            "touches": [int(t) for t in np.asarray(touches)], "now": _rounded(now)}
+    return {
+        "x": _rounded(xy[:, 0]),
+        "y": _rounded(xy[:, 1]),
+        "dwell_s": _rounded(dwell_s),
+        "touches": [int(t) for t in np.asarray(touches)],
+        "now": _rounded(now),
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -153,4 +159,3 @@ class PanelFeed:
                 part.close()
         if self._tail is not None:
             self._tail.remove()
-

@@ -57,7 +57,7 @@ def split_status(payload: bytes) -> tuple[bytes, bytes]:
     (n,) = struct.unpack(">I", payload[:4])
     if n > len(payload) - 4:
         raise ValueError("status length beyond the frame")
-    return payload[4:4 + n], payload[4 + n:]
+    return payload[4 : 4 + n], payload[4 + n :]
 
 
 def parse_frames(buffer: bytearray) -> list[tuple[bytes, bytes]]:
@@ -69,8 +69,8 @@ def parse_frames(buffer: bytearray) -> list[tuple[bytes, bytes]]:
             raise ValueError(f"a frame of {n} bytes")
         if len(buffer) < HEADER.size + n:
             break
-        out.append((kind, bytes(buffer[HEADER.size:HEADER.size + n])))
-        del buffer[:HEADER.size + n]
+        out.append((kind, bytes(buffer[HEADER.size : HEADER.size + n])))
+        del buffer[: HEADER.size + n]
     return out
 
 
@@ -132,8 +132,9 @@ class ShowLink:
             sock.connect(self.path)
         except OSError as exc:
             sock.close()
-            self._warn.warn("connect", f"web panel: cannot reach the supervisor's panel at {self.path} ({exc}); "
-                            "trying again")
+            self._warn.warn(
+                "connect", f"web panel: cannot reach the supervisor's panel at {self.path} ({exc}); trying again"
+            )
             return None
         return sock
 

@@ -35,7 +35,7 @@ class LogTail(logging.Handler):
             match = _SHOW_LEVEL.match(text)
             if match is None:
                 return False
-            level, text = match.group(1), text[match.end():].strip()
+            level, text = match.group(1), text[match.end() :].strip()
         else:
             level, text = record.levelname, f"{record.name}: {text}"
         with self._lines_lock:
@@ -48,8 +48,10 @@ class LogTail(logging.Handler):
     def lines(self) -> list[dict[str, object]]:
         with self._lines_lock:
             items = list(self._lines)
-        return [{"t": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)), "level": level, "text": text}
-                for t, level, text in items]
+        return [
+            {"t": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)), "level": level, "text": text}
+            for t, level, text in items
+        ]
 
     def install(self) -> LogTail:
         logging.getLogger().addHandler(self)

@@ -50,13 +50,17 @@ def engagement_png(data: dict[str, Any] | None) -> bytes:
         else:  # a region nobody dwelt in yet: a faint ring, so the plane's regions still show
             cv2.circle(canvas, (int(px[i]), int(py[i])), radius, EMPTY, 1, cv2.LINE_AA)
         if touches[i] > 0:
-            cv2.circle(canvas, (int(px[i]), int(py[i])), radius + 3, TOUCH, 1 + min(4, int(touches[i]) // 5),
-                       cv2.LINE_AA)
+            cv2.circle(
+                canvas, (int(px[i]), int(py[i])), radius + 3, TOUCH, 1 + min(4, int(touches[i]) // 5), cv2.LINE_AA
+            )
     nx, ny = round(cx + now[0] * scale), round(cy - now[1] * scale)
     cv2.drawMarker(canvas, (nx, ny), (255, 255, 255), cv2.MARKER_CROSS, 14, 2, cv2.LINE_AA)
     total_s, total_touches = float(dwell.sum()), int(touches.sum())
-    summary = (f"{total_s / 60:.1f} min dwelt, {total_touches} touches" if total_s > 0 or total_touches
-               else "nobody yet: discs grow where people stay")
+    summary = (
+        f"{total_s / 60:.1f} min dwelt, {total_touches} touches"
+        if total_s > 0 or total_touches
+        else "nobody yet: discs grow where people stay"
+    )
     _text(canvas, f"{summary}; + = the picture now", (10, h - 10), 0.4)
     return _png(canvas)
 
@@ -79,7 +83,9 @@ def _points(data: dict[str, Any] | None) -> tuple[np.ndarray, ...] | None:
     return tuple(arrays)
 
 
-def _text(canvas: np.ndarray, text: str, at: tuple[int, int], scale: float, colour: tuple[int, int, int] = TEXT) -> None:
+def _text(
+    canvas: np.ndarray, text: str, at: tuple[int, int], scale: float, colour: tuple[int, int, int] = TEXT
+) -> None:
     cv2.putText(canvas, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
 
 

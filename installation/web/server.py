@@ -53,7 +53,7 @@ def _script_hash(page: bytes) -> str:
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": f"default-src 'none'; script-src {_script_hash(PAGE_BYTES)}; style-src 'unsafe-inline'; "
-                               "img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'",
+    "img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -112,7 +112,7 @@ def is_loopback(address: str | None) -> bool:
 def _host_is_local_or_ip(host: str) -> bool:
     """The Host header names this computer or an address: a DNS-rebinding page cannot read for free."""
     if host.startswith("["):  # [::1]:8080
-        name = host[1:host.find("]")] if "]" in host else host
+        name = host[1 : host.find("]")] if "]" in host else host
     else:
         name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     if name == "localhost":
@@ -125,8 +125,14 @@ def _host_is_local_or_ip(host: str) -> bool:
 
 
 class WebServer:
-    def __init__(self, config: WebConfig, state: PanelState, tail: LogTail, send: Send,
-                 on_start: Callable[[], Awaitable[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        config: WebConfig,
+        state: PanelState,
+        tail: LogTail,
+        send: Send,
+        on_start: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
         self.config = config
         self.state = state
         self.tail = tail
@@ -155,8 +161,12 @@ class WebServer:
             log.error("web panel: %s; the show goes on without it", self.error or "did not start")
             self.close()
             return False
-        log.info("web panel: http://%s:%d/ (docs/web.md)%s", self.config.host, self.port,
-                 "" if self.config.token else "; no web.token, so nothing can be changed from it")
+        log.info(
+            "web panel: http://%s:%d/ (docs/web.md)%s",
+            self.config.host,
+            self.port,
+            "" if self.config.token else "; no web.token, so nothing can be changed from it",
+        )
         return True
 
     def _run(self) -> None:
@@ -206,13 +216,17 @@ class WebServer:
 
     # ------------------------------------------------------------ every request
     @web.middleware
-    async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                     ) -> web.StreamResponse:
+    async def _guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         self.requests += 1
         client = request.remote or "?"
         if not self.limiter.allow(client, time.monotonic()):
-            self._warn.warn(f"rate:{client}", f"web panel: {client} sends more than {RATE_PER_S:g} requests a "
-                            "second; the extra ones are refused (429)")
+            self._warn.warn(
+                f"rate:{client}",
+                f"web panel: {client} sends more than {RATE_PER_S:g} requests a "
+                "second; the extra ones are refused (429)",
+            )
             await asyncio.sleep(PENALTY_S)
             return _error(429, f"too many requests: at most {RATE_PER_S:g} a second; slow down")
         assert self._in_flight is not None

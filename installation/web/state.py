@@ -14,8 +14,24 @@ from typing import Any
 
 HISTORY_S = 600  # ten minutes of one-a-second figures for the sparklines
 STALE_S = 4.0  # no status for this long: the show is restarting (or stuck)
-PUBLIC_KEYS = ("fps", "generator_fps", "latency_ms_p95", "preset", "preset_file", "model", "sources", "uptime_s",
-               "restarts", "last_error", "open", "schedule", "closed_mode", "recording", "presets", "models")
+PUBLIC_KEYS = (
+    "fps",
+    "generator_fps",
+    "latency_ms_p95",
+    "preset",
+    "preset_file",
+    "model",
+    "sources",
+    "uptime_s",
+    "restarts",
+    "last_error",
+    "open",
+    "schedule",
+    "closed_mode",
+    "recording",
+    "presets",
+    "models",
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +65,9 @@ class PanelState:
             self._update = ShowUpdate(status, bytes(jpeg), now)
             self._seq += 1
             self._connected = True
-            self._history.append((now, _num(status.get("fps")), _num(status.get("generator_fps")),
-                                  _num(status.get("latency_ms_p95"))))
+            self._history.append(
+                (now, _num(status.get("fps")), _num(status.get("generator_fps")), _num(status.get("latency_ms_p95")))
+            )
 
     def set_connected(self, connected: bool) -> None:
         """The supervisor's link: a show connected, or its connection closed (it exited, crashed)."""
@@ -83,8 +100,12 @@ class PanelState:
     def history(self) -> dict[str, list[float]]:
         with self._lock:
             rows = list(self._history)
-        return {"t_unix": [round(self._t0_wall + r[0], 1) for r in rows], "fps": [r[1] for r in rows],
-                "generator_fps": [r[2] for r in rows], "latency_ms_p95": [r[3] for r in rows]}
+        return {
+            "t_unix": [round(self._t0_wall + r[0], 1) for r in rows],
+            "fps": [r[1] for r in rows],
+            "generator_fps": [r[2] for r in rows],
+            "latency_ms_p95": [r[3] for r in rows],
+        }
 
     def names(self, kind: str) -> list[str] | None:
         """The show's presets or models (what a switch may name); None while no show has reported."""
