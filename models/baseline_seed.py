@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from models.protocol import GeneratorModule
+
 
 @dataclass(frozen=True)
 class SeedDCGANConfig:
@@ -28,7 +30,7 @@ class SeedDCGANConfig:
     img_channels: int = 3  # protocol output; the network itself draws one grey channel
 
 
-class SeedGenerator(nn.Module):
+class SeedGenerator(GeneratorModule):
     def __init__(self, config: SeedDCGANConfig) -> None:
         super().__init__()
         if config.img_resolution != 28:

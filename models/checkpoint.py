@@ -15,8 +15,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from models.field import FieldInfo, field_info_from_header, mark
-from models.registry import ARCHITECTURES, build_model
+from models.architectures import ARCHITECTURES, build_model
+from models.field import FieldInfo, ModuleT, field_info_from_header, mark
 
 FORMAT = "reverie-generator/1"
 
@@ -31,14 +31,17 @@ def save_checkpoint(
     """Write model weights + arch + config to `path` (.safetensors). fp16 storage when half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = dataclasses.asdict(model.config)  # type: ignore[arg-type]
+    config = model.config
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"{type(model).__name__}.config is not a config dataclass instance")
+    config_values = dataclasses.asdict(config)
     tensors = {}
     for name, tensor in model.state_dict().items():
         tensor = tensor.detach().to("cpu").contiguous()
         if half and tensor.is_floating_point():
             tensor = tensor.half()
         tensors[name] = tensor
-    metadata = {"format": FORMAT, "arch": arch, "config": json.dumps(config)}
+    metadata = {"format": FORMAT, "arch": arch, "config": json.dumps(config_values)}
     metadata.update(extra or {})
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
@@ -102,7 +105,16 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tor
     except Exception as exc:  # truncated data section, bad offsets
         raise CheckpointError(f"{path}: corrupt tensor data ({exc})") from exc
     model.load_state_dict(loaded)
-    return mark(model.to(device).eval(), field_info_from_header(metadata, str(path)))  # field or colour output
+    model.to(device).eval()  # in place
+    return mark(model, field_info_from_header(metadata, str(path)))  # field or colour output
+
+
+def load_checkpoint_as(path: str | Path, cls: type[ModuleT], device: str | torch.device = "cpu") -> ModuleT:
+    """load_checkpoint, checked to be a `cls` (e.g. a VAE or a SuperRes where one is needed)."""
+    model = load_checkpoint(path, device)
+    if not isinstance(model, cls):
+        raise CheckpointError(f"{path}: a {type(model).__name__}, expected a {cls.__name__}")
+    return model
 
 
 def read_field_info(path: str | Path) -> FieldInfo | None:

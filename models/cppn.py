@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from models.protocol import GeneratorModule
+
 ACTIVATIONS = ("tanh", "sin", "gauss", "softplus")
 
 
@@ -41,7 +43,7 @@ def _activate(name: str, x: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown CPPN activation {name!r}; expected one of {ACTIVATIONS}")
 
 
-class CPPN(nn.Module):
+class CPPN(GeneratorModule):
     def __init__(self, config: CPPNConfig) -> None:
         super().__init__()
         for name in config.activations:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
+import itertools
 import json
 import logging
 import sys
@@ -88,7 +89,7 @@ class Rejected(Exception):
 def load_square(path: Path, cfg: PrepareConfig) -> tuple[Image.Image, tuple[int, int]]:
     """Open, validate, flatten and square one file. Returns (RGB image at cfg.resolution, (w, h))."""
     try:
-        img = Image.open(path)  # reads the header only
+        img: Image.Image = Image.open(path)  # reads the header only
     except Image.DecompressionBombError as exc:
         raise Rejected("too large (decompression bomb)") from exc
     except Exception as exc:
@@ -169,8 +170,9 @@ def _prepare(sources: list[Path], out: Path, cfg: PrepareConfig, limit: int, log
     kept: list[np.ndarray] = []
     names: list[str] = []
     dropped: dict[str, list[str]] = collections.defaultdict(list)
-    sizes = collections.Counter()
-    groups_found, groups_kept = collections.Counter(), collections.Counter()
+    sizes: collections.Counter[str] = collections.Counter()
+    groups_found: collections.Counter[str] = collections.Counter()
+    groups_kept: collections.Counter[str] = collections.Counter()
     seen_bytes: dict[str, str] = {}
     index = HashIndex(cfg.near_duplicate_bits)
     try:
@@ -224,7 +226,7 @@ def _prepare(sources: list[Path], out: Path, cfg: PrepareConfig, limit: int, log
 
 def _size_labels() -> list[str]:
     edges = (0,) + SIZE_BINS
-    return [f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])] + [f">={SIZE_BINS[-1]}"]
+    return [f"{a}-{b - 1}" for a, b in itertools.pairwise(edges)] + [f">={SIZE_BINS[-1]}"]
 
 
 def _size_bin(side: int) -> str:
@@ -357,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
             args.max_megapixels,
             args.min_side,
             args.square,
-            bg,  # type: ignore[arg-type]
+            (bg[0], bg[1], bg[2]),
             args.near_duplicate_bits,
             not args.no_trim,
         )

@@ -30,6 +30,7 @@ from torch import nn
 
 from models.data import ImageArray, save_grid
 from models.glyphs import field_picture
+from models.protocol import GeneratorModule
 
 FEATURE_SEED = 20240601  # the feature network's weights are derived from this and nothing else
 FEATURE_RES = 64  # every image is resized to this before feature extraction
@@ -56,7 +57,8 @@ class FeatureNet(nn.Module):
             conv = nn.Conv2d(c_in, c, 3, padding=1)
             with torch.no_grad():
                 conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * math.sqrt(2.0 / (c_in * 9)))
-                conv.bias.zero_()
+                if conv.bias is not None:  # always (Conv2d's default)
+                    conv.bias.zero_()
             layers.append(conv)
             c_in = c
         self.convs = nn.ModuleList(layers)
@@ -131,7 +133,7 @@ def nearest_rms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(model: nn.Module, z: torch.Tensor, resolution: int, batch: int = 100) -> torch.Tensor:
+def generate(model: GeneratorModule, z: torch.Tensor, resolution: int, batch: int = 100) -> torch.Tensor:
     """Samples for latents z, resized to the data resolution. (N, 3, R, R) in [-1, 1]."""
     outs = []
     for i in range(0, len(z), batch):
@@ -149,7 +151,7 @@ def lerp_path(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, real: torch.Tensor, n: int = 1000, seed: int = 0, net: FeatureNet | None = None
+    model: GeneratorModule, real: torch.Tensor, n: int = 1000, seed: int = 0, net: FeatureNet | None = None
 ) -> dict[str, Any]:
     """All metrics for `model` against real images (N, 3, R, R) in [-1, 1]."""
     net = net or FeatureNet()
@@ -189,7 +191,7 @@ def evaluate(
     return metrics
 
 
-def save_outputs(model: nn.Module, out: Path, resolution: int, seed: int = 0) -> None:
+def save_outputs(model: GeneratorModule, out: Path, resolution: int, seed: int = 0) -> None:
     """samples.png (8x8 grid) and interpolation.png (6 rows of 10-step latent lerps)."""
     out.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed + 7)

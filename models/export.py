@@ -17,9 +17,10 @@ from typing import Any
 
 import torch
 
-from models.checkpoint import load_checkpoint, read_header, save_checkpoint
+from models.checkpoint import load_checkpoint, load_checkpoint_as, read_header, save_checkpoint
 from models.data import ImageArray
 from models.evaluate import FEATURE_RES, FEATURE_SEED, evaluate, save_outputs
+from models.protocol import GeneratorModule
 from models.registry import ASSETS_DIR
 
 # What we know about each open data set we train on (keyed by the raw folder's name).
@@ -45,7 +46,7 @@ DATASETS: dict[str, dict[str, str]] = {
 }
 
 
-def cpu_ms(model: torch.nn.Module, size: int | None = None, repeats: int = 30) -> float:
+def cpu_ms(model: GeneratorModule, size: int | None = None, repeats: int = 30) -> float:
     """Median batch-1 forward time on one CPU thread, in ms (what the runtime pays per frame)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     path = save_checkpoint(
         model, arch, out / f"{args.name}.safetensors", half=not args.fp32, extra={"name": args.name, **field}
     )
-    shipped = load_checkpoint(path)  # evaluate exactly what ships (fp16 round trip included)
+    shipped = load_checkpoint_as(path, GeneratorModule)  # evaluate exactly what ships (fp16 round trip included)
     data_dir = Path(summary["train_config"]["data"])
     ds = ImageArray(data_dir)
     metrics = evaluate(shipped, ds.all(), n=args.n)
@@ -149,8 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     grid_model = shipped
     if size:  # resolution-free: draw the grid at the requested size
 
-        class AtSize(torch.nn.Module):
-            def __init__(self, m: torch.nn.Module) -> None:
+        class AtSize(GeneratorModule):
+            def __init__(self, m: GeneratorModule) -> None:
                 super().__init__()
                 self.m, self.z_dim = m, m.z_dim
 

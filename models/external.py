@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+
+from models.protocol import GeneratorModule
 
 TORCHSCRIPT_SUFFIXES = (".ts", ".pt", ".jit")
 EXPORT_SUFFIXES = (".pt2",)
@@ -53,8 +54,10 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     return meta
 
 
-class ExternalGenerator(nn.Module):
+class ExternalGenerator(GeneratorModule):
     """Wraps a loaded program so it follows the Generator protocol (output mapped to [-1, 1])."""
+
+    program: Any  # a TorchScript module or an exported program's module: both callable on z
 
     def __init__(self, program: Any, meta: dict[str, Any], path: Path) -> None:
         super().__init__()

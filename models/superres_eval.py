@@ -37,8 +37,10 @@ import numpy as np
 import torch
 
 from installation.bench.crispness import SOBEL_GAIN, STRONG_EDGE, frame_figures
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.checkpoint import load_checkpoint_as, save_checkpoint
+from models.superres import SuperRes
 from models.train_superres import downscale, split_indices, to_tensor
+from models.vae import VAE
 
 METRIC_NOTES = (
     "psnr/ssim: against the 128 px original (ssim on grey, Gaussian window 1.5); lap_var: variance of "
@@ -96,11 +98,11 @@ def bicubic(low_rgb: np.ndarray, scale: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def enlarge(net: torch.nn.Module, low_rgb: np.ndarray) -> np.ndarray:
+def enlarge(net: SuperRes, low_rgb: np.ndarray) -> np.ndarray:
     return to_uint8(torch.cat([net(to_tensor(low_rgb[i : i + 32])) for i in range(0, len(low_rgb), 32)]))
 
 
-def compare(net: torch.nn.Module, low_rgb: np.ndarray, high_rgb: np.ndarray) -> dict[str, Any]:
+def compare(net: SuperRes, low_rgb: np.ndarray, high_rgb: np.ndarray) -> dict[str, Any]:
     """Bicubic vs SR against the originals: mean PSNR, SSIM, sharpness; and the share SR wins."""
     scale = int(net.scale)
     results: dict[str, Any] = {}
@@ -180,7 +182,7 @@ def evaluate(
     from models.registry import load_generator
 
     torch.set_num_threads(1)
-    net = load_checkpoint(sr_path)
+    net = load_checkpoint_as(sr_path, SuperRes)
     info = json.loads(Path(train_json).read_text())
     hr_all = np.load(Path(data) / "images.npy", allow_pickle=False)
     held = (
@@ -199,6 +201,8 @@ def evaluate(
     save_rgb(out / "heldout.png", np.concatenate(grid, axis=0))
 
     vae, _ = load_generator("vae-emoji")
+    if not isinstance(vae, VAE):
+        raise SystemExit("vae-emoji is not a VAE")
     with torch.no_grad():
         mu, _ = vae.encode_raw(to_tensor(low))
         rec = to_uint8(vae.decode_raw(mu))  # (N, 32, 32, 3) in the VAE's own style
@@ -263,7 +267,7 @@ def ship(
     if not notes and card_path.is_file():  # re-shipping keeps what a person wrote after looking
         notes = str(json.loads(card_path.read_text()).get("notes", ""))
     info = json.loads(Path(train_json).read_text())
-    net = load_checkpoint(sr_path)
+    net = load_checkpoint_as(sr_path, SuperRes)
     path = save_checkpoint(
         net, "superres", out_dir / f"{name}.safetensors", extra={"name": name, "role": "post-processor"}
     )

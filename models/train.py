@@ -32,12 +32,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from models.architectures import ARCHITECTURES, config_from_dict
 from models.baseline_seed import SeedDiscriminator
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.data import AugmentConfig, ImageArray, save_grid
 from models.gan import Discriminator
 from models.glyphs import field_picture
-from models.registry import ARCHITECTURES, config_from_dict
 
 
 @dataclass

@@ -33,6 +33,7 @@ from torch import nn
 
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.superres import SuperRes, SuperResConfig, upscale_bicubic
+from models.vae import VAE
 
 
 @dataclass
@@ -79,7 +80,7 @@ def to_tensor(images_rgb: np.ndarray) -> torch.Tensor:
 def vae_reconstructions(vae_path: str, lr: torch.Tensor) -> torch.Tensor:
     """A VAE's decode(encode(x)) of each low-resolution image: inputs in the generator's own style."""
     vae = load_checkpoint(vae_path)
-    if not hasattr(vae, "encode_raw") or vae.img_resolution != lr.shape[-1]:
+    if not isinstance(vae, VAE) or vae.img_resolution != lr.shape[-1]:
         raise SystemExit(f"{vae_path}: generator_pairs needs a VAE drawing {lr.shape[-1]} px images")
     return torch.cat([vae.decode_raw(vae.encode_raw(lr[i : i + 128])[0]) for i in range(0, len(lr), 128)])
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from models.gan import ladder
+from models.protocol import GeneratorModule
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,10 @@ class VAEConfig:
     dec_convs: int = 2  # 3x3 convs per decoder resolution (more = sharper, slower)
 
 
-class VAE(nn.Module):
+class VAE(GeneratorModule):
+    prior_mean: torch.Tensor  # buffers, registered in __init__
+    prior_scale: torch.Tensor
+
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
         self.config = config

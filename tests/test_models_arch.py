@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from models.architectures import ARCHITECTURES, POST_PROCESSORS, build_model
 from models.attention import SelfAttention
 from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from models.registry import ARCHITECTURES, POST_PROCESSORS, build_model, load_generator
+from models.registry import load_generator
 
 SMALL = {
     "gan": {"img_resolution": 32, "g_width": 8, "d_width": 8, "max_width": 32, "z_dim": 16},
@@ -68,7 +69,7 @@ def test_checkpoint_round_trip(arch: str, tmp_path) -> None:
     z = torch.randn(2, model.z_dim)
     with torch.no_grad():
         assert torch.equal(model(z), loaded(z))
-    same, entry = load_generator(str(path))
+    _same, entry = load_generator(str(path))
     assert entry.path == path
 
 

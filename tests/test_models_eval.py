@@ -9,9 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from models.architectures import build_model
 from models.evaluate import FeatureNet, evaluate, features, kid, prdc
 from models.external import ExternalModelError, load_external
-from models.registry import build_model, load_generator
+from models.registry import load_generator
 
 
 def blobs(n: int, res: int = 32, seed: int = 0) -> torch.Tensor:

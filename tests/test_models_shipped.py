@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
+from models.architectures import POST_PROCESSORS
 from models.checkpoint import load_checkpoint
-from models.registry import ASSETS_DIR, POST_PROCESSORS, default_model_name, list_models, load_generator
+from models.registry import ASSETS_DIR, default_model_name, list_models, load_generator
 
 # generators only: post-processors (sr-emoji, tests/test_superres.py) draw nothing from a latent
 SHIPPED = sorted(
@@ -65,7 +66,7 @@ def test_registry_lists_shipped_models_and_picks_a_default() -> None:
     names = {e.name for e in list_models()}
     assert {p.stem for p in SHIPPED} <= names
     default = default_model_name()
-    model, entry = load_generator(default)
+    _model, entry = load_generator(default)
     assert entry.name == default
 
 
