@@ -19,6 +19,7 @@ class LatestSlot(Generic[T]):
         self._cond = threading.Condition()
         self._value: T | None = None
         self._version = 0
+        self._wakes = 0  # rises on every wake(): ends the waits in progress without a value
 
     def put(self, value: T) -> int:
         """Replace the held value (an unread older value is dropped). Returns the new version."""
@@ -46,12 +47,24 @@ class LatestSlot(Generic[T]):
         Consumers threads use this instead of polling, so an idle worker costs no CPU.
         """
         with self._cond:
-            self._cond.wait_for(lambda: self._version > seen_version, timeout=timeout_s)
+            wakes = self._wakes
+            # wake() must end the wait: wait_for re-checks its predicate, so it has to see the wake too
+            self._cond.wait_for(lambda: self._version > seen_version or self._wakes != wakes, timeout=timeout_s)
             if self._version > seen_version:
                 return self._value, self._version
             return None, seen_version
 
     def wake(self) -> None:
-        """Wake every waiter without a new value (used on shutdown)."""
+        """End every wait in progress without a new value (used on shutdown): they return (None, seen)."""
         with self._cond:
+            self._wakes += 1
             self._cond.notify_all()
+
+    def discard(self) -> int:
+        """Drop the held value unread (a request made stale by a model swap): a consumer's next
+        wait_newer returns (None, version) instead of it. The version still rises, so no wait hangs."""
+        with self._cond:
+            self._value = None
+            self._version += 1
+            self._cond.notify_all()
+            return self._version

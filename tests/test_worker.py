@@ -44,15 +44,31 @@ def wait_result(worker: GeneratorWorker, seen: int, timeout_s: float = 5.0):
     return result, seen
 
 
+class GatedGenerator(SlowGenerator):
+    """A SlowGenerator whose render waits for `release`; `started` says a render is under way."""
+
+    def __init__(self, z_dim: int = 4) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        self.started.set()
+        assert self.release.wait(10.0), "the test never released the render"
+        return super().forward(z)
+
+
 def test_renders_newest_request_and_drops_stale_ones():
-    model = SlowGenerator(delay_s=0.2)
+    model = GatedGenerator()
     worker = GeneratorWorker(model, torch.device("cpu"))
     worker.start()
     try:
         worker.submit(request(0.1, 1))
-        time.sleep(0.05)  # the worker is now busy with request 1
+        assert model.started.wait(5.0)  # the worker is now busy with request 1
         for stamp in range(2, 12):
             worker.submit(request(stamp / 100, stamp))
+        model.release.set()
         seen = 0
         stamps = []
         while not stamps or stamps[-1] != 11:
@@ -64,7 +80,51 @@ def test_renders_newest_request_and_drops_stale_ones():
         assert result.frame_rgb is not None and result.frame_rgb.dtype == np.uint8
         assert result.frame_rgb[0, 0, 0] == round((0.11 + 1) * 127.5)
     finally:
+        model.release.set()
         worker.close()
+
+
+def test_a_request_waiting_in_the_slot_is_not_rendered_by_the_next_model():
+    """The render slot never holds a stale request: one built for the old model (its z size) is dropped
+    on the swap, not rendered by the new model (an error result, or a wrong picture of the new epoch)."""
+    old = GatedGenerator(z_dim=4)
+    worker = GeneratorWorker(old, torch.device("cpu"))
+    worker.start()
+    try:
+        worker.submit(request(0.1, 1))
+        assert old.started.wait(5.0)  # busy with request 1
+        worker.submit(request(0.2, 2))  # waits in the slot, built for the 4-d model
+        new = SlowGenerator()
+        new.z_dim = 6
+        forward = new.forward
+
+        def strict(z: torch.Tensor) -> torch.Tensor:
+            assert z.shape == (1, 6), f"the new model got a request for the old one: {tuple(z.shape)}"
+            return forward(z)
+
+        new.forward = strict  # type: ignore[method-assign]
+        worker.swap_model(new)
+        old.release.set()
+        result, seen = wait_result(worker, 0)
+        assert result.stamp == 1 and result.epoch == 0  # the render under way finishes (the App drops it)
+        worker.submit(RenderRequest(np.full((1, 6), 0.3, np.float32), (8, 8), "cover", time.perf_counter(), 3))
+        result, seen = wait_result(worker, seen)
+        assert (result.stamp, result.epoch, result.error) == (3, 1, "")
+        assert worker.errors == 0 and worker.rendered == 2
+    finally:
+        old.release.set()
+        worker.close()
+
+
+def test_close_ends_the_worker_wait_at_once():
+    """close() wakes the idle worker: its join does not wait out wait_newer's 0.5 s timeout."""
+    worker = GeneratorWorker(SlowGenerator(), torch.device("cpu"))
+    worker.start()
+    worker.submit(request(0.0, 1))
+    wait_result(worker, 0)  # the worker is back in wait_newer
+    t0 = time.perf_counter()
+    worker.close(timeout_s=0.3)  # shorter than the wait's 0.5 s timeout: only a wake ends it in time
+    assert not worker._thread.is_alive(), f"close took {time.perf_counter() - t0:.2f} s"
 
 
 def test_exception_and_nan_become_error_results_and_worker_survives(caplog):

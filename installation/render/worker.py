@@ -128,6 +128,7 @@ class GeneratorWorker:
         self.render_size = render_size
         self._model = model
         self.epoch = 0
+        self._fresh_from = 0  # slot version of the last model swap: older requests are never rendered
         self._requests: LatestSlot[RenderRequest] = LatestSlot()
         self.results: LatestSlot[RenderResult] = LatestSlot()
         self._stop = threading.Event()
@@ -152,7 +153,8 @@ class GeneratorWorker:
 
     @property
     def z_dim(self) -> int:
-        return int(self._model.z_dim)
+        z_dim: Any = self._model.z_dim  # a plain int attribute (torch's typing says Tensor | Module)
+        return int(z_dim)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -165,10 +167,13 @@ class GeneratorWorker:
         self._requests.put(request)
 
     def swap_model(self, model: torch.nn.Module) -> int:
-        """Use another model from the next request on; returns the new epoch."""
+        """Use another model from the next request on; returns the new epoch. A request still waiting
+        in the slot was built for the old model (its latent space, maybe its z size): it is dropped
+        unrendered, never rendered by the new one."""
         with self._swap_lock:
             self._model = model
             self.epoch += 1
+            self._fresh_from = self._requests.discard()  # requests at or below this version are stale
             return self.epoch
 
     def close(self, timeout_s: float = 5.0) -> None:
@@ -187,6 +192,8 @@ class GeneratorWorker:
             if request is None or self._stop.is_set():
                 continue
             with self._swap_lock:
+                if seen <= self._fresh_from:  # taken just before a model swap: built for the old model
+                    continue
                 model, epoch = self._model, self.epoch
             t0 = time.perf_counter()
             try:
