@@ -260,7 +260,7 @@ def ship(
     """assets/models/NAME.safetensors (fp32: 0.6 MB) + a card that says post-processor + the held-out grid."""
     from models.export import dataset_info
     from models.registry import ASSETS_DIR
-    from models.train import hardware
+    from models.train_config import hardware
 
     out_dir = out_dir or ASSETS_DIR
     card_path = out_dir / f"{name}.json"

@@ -31,8 +31,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.checkpoint import load_checkpoint
+from models.run_files import load_state, plot_losses, save_run
 from models.superres import SuperRes, SuperResConfig, upscale_bicubic
+from models.train_config import split_overrides
 from models.vae import VAE
 
 
@@ -154,12 +156,9 @@ def train(tc: SRTrainConfig, model_values: dict[str, Any], resume: bool = False,
     torch.set_num_threads(tc.threads)
     out = Path(tc.out)
     out.mkdir(parents=True, exist_ok=True)
-    state_path = out / "state.pt"
     state: dict[str, Any] | None = None
     if resume:
-        if not state_path.is_file():
-            raise SystemExit(f"{state_path}: nothing to resume")
-        state = torch.load(state_path, map_location="cpu", weights_only=True)  # tensors + plain data only
+        state = load_state(out)
         model_values = json.loads(state["model_config"])  # the run keeps the architecture it started with
     config = SuperResConfig(**model_values)
     file = Path(tc.data) / "images.npy"
@@ -214,12 +213,6 @@ def train(tc: SRTrainConfig, model_values: dict[str, Any], resume: bool = False,
             "scheduler": sched.state_dict(),
             "rng": gen.get_state(),
         }
-        tmp = state_path.with_suffix(".tmp")
-        torch.save(blob, tmp)
-        tmp.replace(state_path)
-        save_checkpoint(
-            model, "superres", out / "model.safetensors", extra={"role": "post-processor", "step": str(step)}
-        )
         summary = {
             "arch": "superres",
             "step": step,
@@ -231,10 +224,8 @@ def train(tc: SRTrainConfig, model_values: dict[str, Any], resume: bool = False,
             "command": command,
             "last_losses": history[-1] if history else {},
         }
-        (out / "train.json").write_text(json.dumps(summary, indent=1))
+        save_run(out, blob, model, "superres", {"role": "post-processor", "step": str(step)}, summary)
         save_samples(model, show_low, show_high, out / "samples.png")
-        from models.train import plot_losses  # matplotlib only when saving
-
         plot_losses(history, out / "loss.png")
 
     def on_term(signum: int, frame: Any) -> None:
@@ -293,9 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
     args = p.parse_args(argv)
-    from models.train import split_overrides  # the same typed --set parsing as the generator trainer
-
-    train_vals, model_vals = _split(args.sets, split_overrides)
+    train_vals, model_vals = _split(args.sets)
     tc = dataclasses.replace(SRTrainConfig(data=args.data, out=args.out), **train_vals)
     command = "python -m models.train_superres " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
@@ -303,8 +292,8 @@ def main(argv: list[str] | None = None) -> None:
     train(tc, model_vals, resume=args.resume, command=command)
 
 
-def _split(pairs: list[str], split_overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """models.train's parser types values from TrainConfig; re-type the keys that are ours."""
+def _split(pairs: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The generator trainer's typed --set parsing types values from TrainConfig; re-type the keys that are ours."""
     import typing
 
     hints = typing.get_type_hints(SRTrainConfig)
