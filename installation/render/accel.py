@@ -1,12 +1,19 @@
 """How the generator worker runs a model fast: TorchScript on the CPU; precision, layout,
 compilation and fast readback on CUDA.
 
-CPU: our own architectures are traced and frozen (per render size for the CPPN) on a background
-thread, running eagerly until the trace is ready, so the first frame is not delayed. Eager PyTorch
+CPU: our own architectures are traced (per render size for the CPPN) on a background thread,
+running eagerly until the trace is ready, so the first frame is not delayed. Eager PyTorch
 releases and retakes the GIL around every op, and on a 2-core machine the main thread holds the
 GIL much of the time, so a 25-op forward waits for it 25 times; a TorchScript forward releases it
 once for the whole call. Anything else (an artist's module, a test double) runs eagerly, and a
-trace that does not reproduce the eager output on a fresh latent is discarded.
+trace that does not reproduce the eager output on a fresh latent is not used.
+
+Each trace is made once per architecture, weight shapes and render size, and kept: a model loaded
+later with the same structure (a hot swap, a preset change back, a reload of the same file) has its
+weights copied into the traced copy. TorchScript never frees what a trace registers (about 6 MB of
+types and graphs per trace and freeze here), so tracing every loaded model leaked that much per
+load, for weeks. The trace is not frozen for the same reason: freezing bakes the weights into the
+graph (a new graph per model) and gained nothing measurable on the CPU (1.72 vs 1.69 ms a frame).
 
 CUDA:
 
@@ -22,11 +29,13 @@ CUDA:
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -40,6 +49,7 @@ PROBE_SIZE = 64  # px side a resolution-free model renders for the precision che
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 TRACEABLE = tuple(cls for _, cls in ARCHITECTURES.values())  # our models: pure tensor code, no side effects
 TRACE_TOLERANCE = 1e-3  # max abs difference (of [-1, 1] pixels) a trace may show against eager
+MAX_TRACES = 8  # structures traced per worker; a show uses two or three (model, light model, sizes)
 
 
 class _Sized(torch.nn.Module):
@@ -53,27 +63,47 @@ class _Sized(torch.nn.Module):
         return self.model(z, self.height, self.width)
 
 
-def trace_frozen(module: torch.nn.Module, z_dim: int) -> torch.jit.ScriptModule | None:
-    """A frozen TorchScript version of module(z), or None if it cannot be traced faithfully."""
-    gen = torch.Generator().manual_seed(0)
-    z_trace, z_check = torch.randn(2, 1, z_dim, generator=gen)
+def trace_module(module: torch.nn.Module, z_dim: int) -> torch.jit.ScriptModule | None:
+    """A TorchScript trace of module(z) that shares module's tensors, or None if it cannot be traced."""
+    z = torch.randn(1, z_dim, generator=torch.Generator().manual_seed(0))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer and deprecation chatter
-            traced = torch.jit.freeze(torch.jit.trace(module.eval(), (z_trace,), check_trace=False))
-            try:
-                traced = torch.jit.optimize_for_inference(traced)
-            except Exception:  # optional: plain frozen is fine
-                pass
-            with torch.inference_mode():
-                error = float((traced(z_check) - module(z_check)).abs().max())
+            return torch.jit.trace(module.eval(), (z,), check_trace=False)
     except Exception as exc:
         log.info("accel: %s not traced (%s); running eagerly", type(module).__name__, exc)
         return None
-    if not error <= TRACE_TOLERANCE:
-        log.info("accel: trace of %s differs from eager by %.2e; running eagerly", type(module).__name__, error)
-        return None
-    return traced
+
+
+def z_dim_of(model: torch.nn.Module) -> int:
+    """The latent size every generator declares (an attribute torch's stubs cannot know)."""
+    return int(cast(Any, model).z_dim)
+
+
+def trace_error(traced: Any, eager: Any, z_dim: int) -> float:
+    """Largest difference between the trace and eager on a fresh latent (NaN when either is not finite)."""
+    z = torch.randn(1, z_dim, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        return float((traced(z) - eager(z)).abs().max())
+
+
+def structure(model: torch.nn.Module, height: int, width: int) -> tuple[Any, ...]:
+    """What a trace depends on besides the weights' values: the class, every tensor's name, shape and
+    dtype, and the render size (a model with other non-tensor settings fails the check against eager)."""
+    tensors = tuple((name, tuple(t.shape), t.dtype) for name, t in model.state_dict().items())
+    return (type(model), tensors, height, width)
+
+
+@dataclass
+class _Trace:
+    """One trace per structure: a private copy of a model, the trace of it, and which model's weights
+    the copy holds now (a weak reference: an id can be reused by the next model after a swap)."""
+
+    copy: torch.nn.Module
+    runner: Any  # the ScriptModule; it runs the copy's tensors
+    size: tuple[int, ...] = ()  # (height, width) of a resolution-free model, else ()
+    holds: weakref.ref[torch.nn.Module] | None = None
+    usable: bool = False  # the trace reproduces eager for the weights it holds
 
 
 @dataclass(frozen=True)
@@ -83,6 +113,14 @@ class AccelPlan:
     rel_error: float  # ||reduced - fp32|| / ||fp32|| on the probe latent; 0.0 when fp32
     channels_last: bool
     compiled: bool
+
+
+def to_uint8_frame(image: torch.Tensor) -> np.ndarray:
+    """(1, C, H, W) in [-1, 1] -> (H, W, 3) uint8 on the CPU (the CUDA path is Accelerator.to_uint8)."""
+    img = ((image[0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    if img.shape[0] == 1:
+        img = img.expand(3, -1, -1)
+    return np.ascontiguousarray(img.permute(1, 2, 0).cpu().numpy())
 
 
 def relative_error(reference: torch.Tensor, other: torch.Tensor) -> float:
@@ -108,28 +146,68 @@ class Accelerator:
         self._dtype: torch.dtype | None = None
         self._prepared: dict[int, torch.nn.Module] = {}  # id(original model) -> the one to call
         self._pinned: torch.Tensor | None = None
-        self._traced: tuple[tuple[int, int, int], Any] | None = None  # (key, runner or None); one at a time
-        self._tracing: tuple[tuple[int, int, int], threading.Thread] | None = None
+        # CPU: traces by structure (kept: a trace's TorchScript types are never freed), the model
+        # rendered now with its runner, and the background thread making a new trace.
+        self._traces: dict[tuple[Any, ...], _Trace | None] = {}  # None: this structure cannot be traced
+        self._active: tuple[weakref.ref[torch.nn.Module], int, int, Any] | None = None
+        self._tracing: tuple[tuple[Any, ...], threading.Thread] | None = None
+        self.traces_made = 0  # how many traces this accelerator made (tests: once per structure)
 
     # ------------------------------------------------------------------ CPU: TorchScript
     def cpu_runner(self, model: torch.nn.Module, height: int = 0, width: int = 0) -> Any:
-        """A callable z -> image for `model` (at height x width if resolution-free): the frozen trace
-        once the background thread has it, the eager model until then (or for good)."""
-        key = (id(model), height, width)
-        traced = self._traced  # one read: the tracing thread replaces the tuple whole
-        if traced is not None and traced[0] == key and traced[1] is not None:
-            return traced[1]
-        if (traced is None or traced[0] != key) and self.config.trace and isinstance(model, TRACEABLE):
-            self._start_trace(key, _Sized(model, height, width) if height else model, int(model.z_dim))
-        return (lambda z: model(z, height, width)) if height else model
+        """A callable z -> image for `model` (at height x width if resolution-free): the trace once the
+        background thread has it (with this model's weights copied in), the eager model until then or
+        for good. Worker thread only: it is the one thread that runs and reloads the traced copies."""
+        active = self._active
+        if active is not None and active[0]() is model and active[1:3] == (height, width):
+            return active[3]
+        eager = (lambda z: model(z, height, width)) if height else model
+        if not self.config.trace or not isinstance(model, TRACEABLE):
+            self._active = (weakref.ref(model), height, width, eager)
+            return eager
+        key = structure(model, height, width)
+        if key not in self._traces:
+            self._start_trace(key, model, height, width)
+            return eager  # not cached as active: asked again next frame, until the trace is there
+        trace = self._traces[key]
+        runner = eager if trace is None else self._load(trace, model)
+        self._active = (weakref.ref(model), height, width, runner)
+        return runner
 
-    def _start_trace(self, key: tuple[int, int, int], module: torch.nn.Module, z_dim: int) -> None:
-        if self._tracing is not None:
-            if self._tracing[0] == key or self._tracing[1].is_alive():
-                return  # this one is on its way, or another still finishing (retried on a later frame)
+    def _load(self, trace: _Trace, model: torch.nn.Module) -> Any:
+        """Copy model's weights into the traced copy (unless it holds them) and check against eager."""
+        eager = (lambda z: model(z, *trace.size)) if trace.size else model
+        if trace.holds is None or trace.holds() is not model:
+            with torch.inference_mode(False), torch.no_grad():
+                trace.copy.load_state_dict(model.state_dict())
+            trace.holds = weakref.ref(model)
+            error = trace_error(trace.runner, eager, z_dim_of(model))
+            trace.usable = error <= TRACE_TOLERANCE
+            if not trace.usable:  # NaN weights land here too: eager gives the worker the same NaN
+                log.info("accel: trace of %s differs from eager by %.2e; running eagerly", type(model).__name__, error)
+        return trace.runner if trace.usable else eager
+
+    def _start_trace(self, key: tuple[Any, ...], model: torch.nn.Module, height: int, width: int) -> None:
+        if self._tracing is not None and (self._tracing[0] == key or self._tracing[1].is_alive()):
+            return  # this one is on its way, or another still finishing (retried on a later frame)
+        if len(self._traces) >= MAX_TRACES:  # more structures than a show uses: each new one costs ~6 MB
+            log.warning("accel: %d model structures traced already; %s runs eagerly", MAX_TRACES, type(model).__name__)
+            self._traces[key] = None
+            return
+        # The copy is taken here, on the worker thread, so the trace thread never reads a model that
+        # the worker might be rendering (and the show's model never shares tensors with a trace).
+        with torch.inference_mode(False):  # the worker renders in inference mode; a trace needs normal tensors
+            private = copy.deepcopy(model).eval()
+        z_dim = z_dim_of(model)
 
         def work() -> None:
-            self._traced = (key, trace_frozen(module, z_dim))
+            traced = None
+            try:
+                traced = trace_module(_Sized(private, height, width) if height else private, z_dim)
+            finally:  # published even if tracing blew up, so the worker does not wait for it for ever
+                size = (height, width) if height else ()
+                self._traces[key] = None if traced is None else _Trace(private, traced, size=size)
+                self.traces_made += 1
 
         thread = threading.Thread(target=work, name="trace", daemon=True)
         self._tracing = (key, thread)
@@ -160,7 +238,7 @@ class Accelerator:
         has_conv = any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in model.modules())
         channels_last = c.channels_last and has_conv
         if channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            model = cast(Any, model).to(memory_format=torch.channels_last)  # typeshed lacks the keyword
         self._dtype, rel_error = self._choose_precision(model)
         runner: Any = model
         compiled = False
@@ -188,7 +266,7 @@ class Accelerator:
             return None, 0.0
         candidates = [wanted] if wanted in DTYPES else ["fp16", "bf16"]
         gen = torch.Generator().manual_seed(0)
-        z = torch.randn(1, int(model.z_dim), generator=gen).to(self.device)
+        z = torch.randn(1, z_dim_of(model), generator=gen).to(self.device)
         with torch.inference_mode():
             reference = probe(model, z)
             for name in candidates:
@@ -233,8 +311,6 @@ class Accelerator:
     def to_uint8(self, image: torch.Tensor) -> np.ndarray:
         """(1, C, H, W) in [-1, 1] on the device -> (H, W, 3) uint8 numpy, converted on the device."""
         if not self.cuda:
-            from installation.render.worker import to_uint8_frame  # the CPU path, unchanged
-
             return to_uint8_frame(image)
         img = ((image[0].float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
         if img.shape[0] == 1:
