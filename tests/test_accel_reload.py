@@ -13,7 +13,7 @@ import psutil
 import pytest
 import torch
 
-from installation.render.accel import Accelerator
+from installation.render.accel import Accelerator, z_dim_of
 from models.registry import build_model
 
 
@@ -50,7 +50,7 @@ def trace_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.mark.parametrize("arch, size", [("sagan", 0), ("cppn", 24)])
 def test_reloaded_models_reuse_one_trace_and_render_their_own_weights(trace_calls, arch, size):
     acc = Accelerator(torch.device("cpu"))
-    z = torch.randn(1, int(fresh(arch, 0).z_dim))
+    z = torch.randn(1, z_dim_of(fresh(arch, 0)))
     for seed in range(6):
         model = fresh(arch, seed)
         out = render_traced(acc, model, z, size)
@@ -66,7 +66,7 @@ def test_rss_plateaus_over_twenty_reloads(trace_calls):
     over 100 MB for these 20); a loaded machine moves RSS by a few MB at most here."""
     acc = Accelerator(torch.device("cpu"))
     proc = psutil.Process()
-    z = torch.randn(1, int(fresh("sagan", 0).z_dim))
+    z = torch.randn(1, z_dim_of(fresh("sagan", 0)))
     rss_mb: list[float] = []
     for seed in range(25):
         render_traced(acc, fresh("sagan", seed), z)
@@ -80,7 +80,7 @@ def test_a_model_that_renders_nan_runs_eagerly_and_the_next_good_one_uses_the_tr
     """The chaos soak's NaN burst: an overflowing model fails the check against eager (NaN), runs
     eagerly (the worker reports the NaN), and the good model swapped back uses the trace."""
     acc = Accelerator(torch.device("cpu"))
-    z = torch.randn(1, int(fresh("sagan", 0).z_dim))
+    z = torch.randn(1, z_dim_of(fresh("sagan", 0)))
     render_traced(acc, fresh("sagan", 0), z)
     bad = fresh("sagan", 1)
     with torch.no_grad():
