@@ -23,7 +23,9 @@ import pytest
 from installation.config import MidiConfig
 from installation.control import commands as c
 from installation.control.bindings import ACTIONS, TARGETS, MidiBinding, load_learned
-from installation.control.midi import VIRTUAL_PORT, ClockTracker, MidiInput, MidiRouter
+from installation.control.midi import VIRTUAL_PORT, MidiInput
+from installation.control.midi_clock import ClockTracker
+from installation.control.midi_router import MidiRouter
 from installation.mapping.names import PARAMETER_RANGES
 from tests.runner import wait_for
 from tests.system import require_tools
@@ -269,7 +271,7 @@ def test_one_clock_leads_and_clock_can_be_turned_off() -> None:
 
 # ---------------------------------------------------------------------------- real ports (JACK)
 def jack_up(server: str | None = None) -> bool:
-    """Is a JACK server answering? Asked in a child process (see installation/control/midi.py _abandon)."""
+    """Is a JACK server answering? Asked in a child process (see installation/control/midi_jack.py abandon)."""
     env = dict(os.environ)
     if server:
         env["JACK_DEFAULT_SERVER"] = server
