@@ -17,17 +17,10 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from installation.config import OscConfig
 from installation.control import commands as c
-from installation.control.osc import (
-    IN_ADDRESSES,
-    OUT_ADDRESSES,
-    SPECIAL_IN,
-    FeatureOut,
-    OscArgError,
-    OscServer,
-    decode_sync,
-    encode_sync,
-    route,
-)
+from installation.control.osc import OscServer
+from installation.control.osc_addresses import IN_ADDRESSES, OUT_ADDRESSES, SPECIAL_IN, OscArgError, route
+from installation.control.osc_out import FeatureOut
+from installation.control.sync_wire import decode_sync, encode_sync
 from installation.mapping.names import PARAMETERS
 from installation.slot import LatestSlot
 

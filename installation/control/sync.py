@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from installation.config import SyncConfig
-from installation.control.osc import OscSender, SyncState, encode_sync
+from installation.control.osc_out import OscSender
+from installation.control.sync_wire import SyncState, encode_sync
 from installation.mapping.names import PARAMETERS
 from installation.slot import LatestSlot
 
@@ -92,7 +93,7 @@ class SyncFollower:
         live = state is not None and t_s - state.t_received_s < self.config.timeout_s
         if live != self._following:
             self._following = live
-            if live:
+            if state is not None and live:
                 log.info("sync: following the leader (preset %s, model %s)", state.preset, state.model)
             else:
                 log.warning(
