@@ -6,6 +6,7 @@ import logging
 import os
 
 import cv2
+import cv2.data  # the bundled Haar cascades (a submodule: named for the type checker)
 import numpy as np
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ class DenseFlow:
     """DIS optical flow (ultrafast preset) between consecutive frames; ~1-2 ms at 160x120."""
 
     def __init__(self) -> None:
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._prev: np.ndarray | None = None
 
     def update(self, gray_u8: np.ndarray) -> np.ndarray | None:
@@ -32,7 +32,7 @@ class DenseFlow:
         prev, self._prev = self._prev, gray_u8
         if prev is None or prev.shape != gray_u8.shape:
             return None
-        return self._dis.calc(prev, gray_u8, None)
+        return self._dis.calc(prev, gray_u8, None)  # type: ignore[call-overload]  # None = allocate the output; the stubs omit it
 
 
 def motion_stats(flow: np.ndarray | None, dt_s: float) -> MotionStats:

@@ -35,23 +35,24 @@ class Foreground:
     def update(self, gray_u8: np.ndarray, dt_s: float) -> tuple[np.ndarray, float]:
         """(mask (H, W) uint8 0/255, occupied 0..1 fraction of the frame)."""
         x = gray_u8.astype(np.float32)
-        if self._mean is None or self._mean.shape != x.shape:
+        if self._mean is None or self._var is None or self._mean.shape != x.shape:
             self._mean, self._var, self._frames = x, np.full_like(x, MIN_VAR), 0
+        mean, var = self._mean, self._var  # updated in place (mean) or replaced (var) below
         self._frames += 1
         median = float(np.median(x))
         if median > 1.0:  # gain compensation: the frame's median becomes the background's median
-            x *= float(np.median(self._mean)) / median
+            x *= float(np.median(mean)) / median
         tau_s = RELEARN_TAU_S if self._relearn else BACKGROUND_TAU_S
         rate = 1.0 - float(np.exp(-max(dt_s, 0.0) / tau_s))
         if self._frames <= BOOTSTRAP_FRAMES:  # the first frames build the model from scratch
             rate = max(rate, 1.0 / self._frames)
 
-        diff = x - self._mean
-        foreground = np.abs(diff) > np.maximum(K_SIGMA * np.sqrt(self._var), MIN_DIFF)
-        self._mean += rate * diff
+        diff = x - mean
+        foreground = np.abs(diff) > np.maximum(K_SIGMA * np.sqrt(var), MIN_DIFF)
+        mean += rate * diff
         # Noise is learned from the background only: a visitor must not widen the threshold.
-        learned = np.clip(self._var + rate * (diff * diff - self._var), MIN_VAR, MAX_VAR)
-        self._var = np.where(foreground, self._var, learned)
+        learned = np.clip(var + rate * (diff * diff - var), MIN_VAR, MAX_VAR)
+        self._var = np.where(foreground, var, learned)
 
         mask = cv2.morphologyEx(foreground.astype(np.uint8) * 255, cv2.MORPH_OPEN, self._kernel)  # speckles out
         occupied = float(np.count_nonzero(mask)) / mask.size

@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MOTION_SCALE = 12.0  # mean absolute grey difference of ~0.08 (a person walking through) reads as 1.0
 HUE_BINS = 24  # 15 degrees each
 COLOUR_SIZE = (40, 30)  # dominant colour is judged on a 40x30 thumbnail: enough, and cheap
 
@@ -19,13 +18,6 @@ def gray(frame_rgb: np.ndarray) -> np.ndarray:
 def gray_u8(frame_rgb: np.ndarray) -> np.ndarray:
     """(H, W) uint8 luma, the input of flow, background and face detection."""
     return cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2GRAY)
-
-
-def motion_energy(prev_gray: np.ndarray | None, cur_gray: np.ndarray) -> float:
-    """0..1 amount of change between two grey frames; 0 when there is no previous frame."""
-    if prev_gray is None or prev_gray.shape != cur_gray.shape:
-        return 0.0
-    return min(1.0, float(np.mean(np.abs(cur_gray - prev_gray))) * MOTION_SCALE)
 
 
 def brightness(frame_rgb: np.ndarray) -> float:
