@@ -9,6 +9,8 @@ unless the model is resolution-free (it then has `coordinates` and takes forward
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 
@@ -16,3 +18,12 @@ class GeneratorModule(nn.Module):
     z_dim: int  # length of one latent vector
     img_resolution: int  # side of the (square) image forward() returns by default
     img_channels: int  # 3 for RGB
+
+
+def latent_size(model: nn.Module) -> int:
+    """z_dim of a generator held as a plain nn.Module (a type checker reads its attributes as
+    Tensor | Module); tests' stand-in generators set z_dim without deriving from GeneratorModule."""
+    z_dim: Any = getattr(model, "z_dim", None)
+    if z_dim is None:
+        raise AttributeError(f"{type(model).__name__} has no z_dim: not a generator")
+    return int(z_dim)

@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 
 from installation.slot import LatestSlot
+from models.protocol import latent_size
 
 log = logging.getLogger(__name__)
 
 
 def principal_directions(model: torch.nn.Module, n: int = 96, res: int = 24, seed: int = 0) -> np.ndarray:
     """(2, z_dim) unit vectors: least-squares directions in z that explain the top-2 image PCs."""
-    z_dim = int(model.z_dim)
+    z_dim = latent_size(model)
     gen = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     z = torch.randn(n, z_dim, generator=gen).to(device)

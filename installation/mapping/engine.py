@@ -46,7 +46,7 @@ class PresetMapping:
         self.gestures = GestureRecognizer(aspect, preset.gestures.long_press_s)
         self._touch = Ema(1.0)
         self._pinch_log = 0.0
-        self._counts = {"onset_count": None, "beat_count": None}
+        self._counts: dict[str, float | None] = {"onset_count": None, "beat_count": None}
         self.mirror_target: np.ndarray | None = None
         self.learned: LearnedMapping | None = None
         self.params: dict[str, float] = {}

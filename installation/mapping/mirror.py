@@ -20,6 +20,7 @@ import torch
 
 from installation.slot import LatestSlot
 from models.field import field_info
+from models.vae import VAE
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ def prepare(frame_rgb: np.ndarray, mask: np.ndarray | None, res: int) -> torch.T
         m = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)[y : y + side, x : x + side]
         m = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (5, 5), 0)[..., None]
         img = img * m + np.array(BACKGROUND_RGB, np.float32) * (1.0 - m)
-    img = cv2.resize(img, (res, res), interpolation=cv2.INTER_AREA)
-    return torch.from_numpy(img / 127.5 - 1.0).permute(2, 0, 1)[None]
+    small = np.asarray(cv2.resize(img, (res, res), interpolation=cv2.INTER_AREA))
+    return torch.from_numpy(small / 127.5 - 1.0).permute(2, 0, 1)[None]
 
 
 def silhouette_field(mask: np.ndarray, res: int, spread_px: float) -> torch.Tensor | None:
@@ -55,7 +56,7 @@ def silhouette_field(mask: np.ndarray, res: int, spread_px: float) -> torch.Tens
     side = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / GLYPH_SHARE
     big = res * FIELD_OVERSAMPLE
     scale = big / side  # big px per mask px: the silhouette's box centred at the glyph's size
-    matrix = np.float32([[scale, 0, big / 2 - cx * scale], [0, scale, big / 2 - cy * scale]])
+    matrix = np.array([[scale, 0, big / 2 - cx * scale], [0, scale, big / 2 - cy * scale]], np.float32)
     ink = cv2.warpAffine(mask, matrix, (big, big), flags=cv2.INTER_LINEAR, borderValue=0) > 127
     inside = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 5)
     outside = cv2.distanceTransform((~ink).astype(np.uint8), cv2.DIST_L2, 5)
@@ -68,6 +69,8 @@ class MirrorEncoder:
     def __init__(
         self, encoder: torch.nn.Module, get_frame: FrameGetter, rate_hz: float = 8.0, use_mask: bool = True
     ) -> None:
+        if not isinstance(encoder, VAE):  # what find_encoder returns: the one architecture with encode()
+            raise TypeError(f"mirror: a {type(encoder).__name__} cannot encode pictures (a VAE can)")
         self.encoder = encoder
         self.get_frame = get_frame
         self.period_s = 1.0 / rate_hz

@@ -170,8 +170,10 @@ class CameraSource:
                 params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
                 params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
                 cap = cv2.VideoCapture(self._url, cv2.CAP_FFMPEG, params)
-            else:
+            elif self._path is not None:
                 cap = cv2.VideoCapture(self._path)
+            else:  # spec "none": the capture thread is never started
+                return None, 0.0, "camera off"
         finally:
             cv2.utils.logging.setLogLevel(previous_level)
         if not cap.isOpened():

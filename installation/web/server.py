@@ -315,7 +315,8 @@ class WebServer:
             return _error(400, str(exc))
         if self.state.state() != "running":
             return _error(503, "the show is restarting; try again in a moment")
-        sent = {k: item[k] for k in ("action", "name", "on") if k in item}  # checked above; nothing else travels
+        # checked above; nothing else travels
+        sent: dict[str, Any] = {k: item[k] for k in ("action", "name", "on") if k in item}
         try:
             self.send(sent)
         except LookupError as exc:
