@@ -55,7 +55,7 @@ class StatsWriter:
         self._failed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # line-buffered
+            self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - line-buffered, closed in close()
         except OSError as exc:
             log.error("cannot write stats to %s (%s); the show goes on without stats", self.path, exc)
             self._failed = True

@@ -65,11 +65,11 @@ class StderrLimiter:
         os.close(write_fd)
         self._read_fd = read_fd
         # Python's writes (logging, warnings, tracebacks) go straight to the real stderr, unlimited.
-        sys.stderr = open(
+        sys.stderr = open(  # noqa: SIM115 - closed in close()
             self._real_fd,
             "w",
             buffering=1,
-            encoding="utf-8",  # noqa: SIM115 - closed in close()
+            encoding="utf-8",
             errors="backslashreplace",
             closefd=False,
         )

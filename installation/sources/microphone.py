@@ -286,7 +286,7 @@ class MicrophoneSource:
                 name = os.path.basename(self._path)
                 seconds = samples.shape[0] / self.samplerate
                 self._go_live(f"sound file {name} ({seconds:.1f} s, looping)", f"sound file {name}")
-                self._play(lambda start, n: np.take(samples, np.arange(start, start + n), mode="wrap"))
+                self._play(_looping(samples))
                 return
             self._fall_back(error)
             self._stop.wait(self._backoff.next_delay_s())
@@ -340,3 +340,8 @@ def _close_stream(stream: Any) -> None:
 
 
 __all__ = ["MicrophoneSource", "decode_with_ffmpeg", "load_sound_file", "read_wav_mono", "resample_linear"]
+
+
+def _looping(samples: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """samples_at for _play: n samples from start, wrapping round the end (a sound file loops)."""
+    return lambda start, n: np.take(samples, np.arange(start, start + n), mode="wrap")

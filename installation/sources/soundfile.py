@@ -54,7 +54,7 @@ def resample_linear(samples: np.ndarray, from_rate: int, to_rate: int) -> np.nda
     """Linear-interpolation resampling: plenty for loudness/onset features."""
     if from_rate == to_rate or samples.size == 0:
         return samples.astype(np.float32, copy=False)
-    n_out = int(round(samples.shape[0] * to_rate / from_rate))
+    n_out = round(samples.shape[0] * to_rate / from_rate)
     t_out = np.arange(n_out) * (from_rate / to_rate)
     return np.interp(t_out, np.arange(samples.shape[0]), samples).astype(np.float32)
 
