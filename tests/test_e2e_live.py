@@ -143,7 +143,7 @@ def test_leader_and_followers_render_one_picture(tmp_path: Path) -> None:
         'run.preset="1-gallery"',
         *SAME_MODEL,
     )
-    leader, l_stats, l_port, l_osc = show(tmp_path, "leader", *leader_args)
+    leader, _l_stats, l_port, l_osc = show(tmp_path, "leader", *leader_args)
     follower = start_main(
         *COMMON,
         "--stats",
