@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -72,7 +73,7 @@ def test_video_file_delivers_resized_moving_frames_and_loops(tmp_path: Path, clo
     assert 22 <= len(frames) <= 45, len(frames)
     xs = [square_x(f) for f in frames]
     assert max(xs) - min(xs) > 30  # the square moves across the frame
-    assert any(b < a - 30 for a, b in zip(xs, xs[1:]))  # ...and jumps back left at the loop
+    assert any(b < a - 30 for a, b in itertools.pairwise(xs))  # ...and jumps back left at the loop
 
 
 def test_none_is_off(close_later: list[CameraSource]) -> None:
