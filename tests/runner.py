@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def app_env(**extra: str) -> dict[str, str]:
@@ -102,13 +105,37 @@ def read_stderr(proc: subprocess.Popen) -> str:
     return Path(path).read_text(errors="replace") if path else ""
 
 
-def wait_for(predicate, timeout_s: float = 3.0) -> bool:
-    """Poll predicate every 10 ms until it is true or timeout_s passed; its last answer."""
+def wait_for(predicate: Callable[[], object], timeout_s: float = 3.0, interval_s: float = 0.01) -> bool:
+    """Poll predicate every interval_s until it is true or timeout_s passed; its last answer."""
     import time
 
     deadline_s = time.monotonic() + timeout_s
     while time.monotonic() < deadline_s:
         if predicate():
             return True
-        time.sleep(0.01)
+        time.sleep(interval_s)
     return bool(predicate())
+
+
+def wait_until(
+    predicate: Callable[[], T | None],
+    timeout_s: float,
+    what: str,
+    proc: subprocess.Popen | None = None,
+    interval_s: float = 0.05,
+) -> T:
+    """wait_for that returns predicate's first true value and fails loudly: AssertionError naming
+    `what` on timeout, or at once when proc (the process under test) exits, with its stderr's end."""
+    import time
+
+    deadline_s = time.monotonic() + timeout_s
+    while time.monotonic() < deadline_s:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(
+                f"{what}: the process exited ({proc.returncode}) while waiting\n{read_stderr(proc)[-3000:]}"
+            )
+        time.sleep(interval_s)
+    raise AssertionError(f"{what}: not within {timeout_s:g} s")
