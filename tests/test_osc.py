@@ -42,7 +42,8 @@ def server():
     srv.close()
 
 
-def wait_for(queue: c.CommandQueue, n: int, timeout_s: float = 3.0) -> list[c.Command]:
+def wait_for_commands(queue: c.CommandQueue, n: int, timeout_s: float = 3.0) -> list[c.Command]:
+    """At least n commands from the queue (fewer when timeout_s passes first)."""
     got: list[c.Command] = []
     deadline = time.monotonic() + timeout_s
     while len(got) < n and time.monotonic() < deadline:
@@ -101,7 +102,7 @@ def test_messages_over_udp_become_commands(server) -> None:
     client.send_message("/reverie/param/speed", 3.0)
     client.send_message("/reverie/latent/walk_speed", 2)
     client.send_message("/reverie/snapshot", [])
-    got = wait_for(queue, 4)
+    got = wait_for_commands(queue, 4)
     assert got[0] == c.SwitchPreset("4-club")
     assert got[1] == c.SetParam("speed", 3.0)
     assert got[2] == c.SetParam("speed", 2.0)
@@ -125,7 +126,7 @@ def test_bad_messages_are_logged_once_per_address_and_never_stop_the_server(serv
     ):  # the last made python-osc raise UnicodeDecodeError
         sock.sendto(payload, ("127.0.0.1", srv.port))
     client.send_message("/reverie/tap", [])
-    got = wait_for(queue, 1)
+    got = wait_for_commands(queue, 1)
     sock.close()
     assert isinstance(got[-1], c.Tap)
     deadline = time.monotonic() + 2
@@ -147,7 +148,7 @@ def test_a_flood_keeps_the_queue_bounded_and_the_server_alive(server) -> None:
     assert queue.dropped > 0 and queue.dropped + len(queue) == srv.received
     queue.drain(1000)
     client.send_message("/reverie/tap", [])
-    assert any(isinstance(x, c.Tap) for x in wait_for(queue, 1))
+    assert any(isinstance(x, c.Tap) for x in wait_for_commands(queue, 1))
 
 
 @settings(max_examples=400, deadline=None)
