@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,23 @@ def load_state(out: Path) -> dict[str, Any]:
 
 
 def save_run(
-    out: Path, state: dict[str, Any], model: nn.Module, arch: str, extra: dict[str, str], summary: dict[str, Any]
+    out: Path,
+    state: dict[str, Any],
+    export: Callable[[], nn.Module],
+    arch: str,
+    extra: dict[str, str],
+    summary: dict[str, Any],
 ) -> None:
-    """state.pt (atomically), the exportable model.safetensors and train.json (what a model card needs)."""
+    """state.pt (atomically), the exportable model.safetensors and train.json (what a model card needs).
+
+    export is called after state.pt is written: a VAE's export fits its prior in place, and the
+    state's tensors are the live ones.
+    """
     state_path = out / "state.pt"
     tmp = state_path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(state_path)
-    save_checkpoint(model, arch, out / "model.safetensors", extra=extra)
+    save_checkpoint(export(), arch, out / "model.safetensors", extra=extra)
     (out / "train.json").write_text(json.dumps(summary, indent=1))
 
 

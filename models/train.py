@@ -128,7 +128,7 @@ def train(tc: TrainConfig, model_values: dict[str, Any], resume: bool = False, c
             "command": command,
             "last_losses": history[-1] if history else {},
         }
-        save_run(out, blob, trainer.export(), tc.arch, {"step": str(step), **field_meta}, summary)
+        save_run(out, blob, trainer.export, tc.arch, {"step": str(step), **field_meta}, summary)
         save_tensor_grid(trainer.sample(fixed_z), out / "samples" / "latest.png")
         plot_losses(history, out / "loss.png")
 

@@ -224,7 +224,7 @@ def train(tc: SRTrainConfig, model_values: dict[str, Any], resume: bool = False,
             "command": command,
             "last_losses": history[-1] if history else {},
         }
-        save_run(out, blob, model, "superres", {"role": "post-processor", "step": str(step)}, summary)
+        save_run(out, blob, lambda: model, "superres", {"role": "post-processor", "step": str(step)}, summary)
         save_samples(model, show_low, show_high, out / "samples.png")
         plot_losses(history, out / "loss.png")
 
