@@ -108,6 +108,9 @@ def test_bench_runs_end_to_end_and_writes_the_required_keys(tmp_path, capsys):
             assert step["detected"] >= 1 and step["stages"]["traced"] >= 1
             stages = step["stages"]
             assert all(stages[name]["p50_ms"] >= 0 for name in STAGES)
+    assert report["ours"]["composed_fps"] > 0 and report["synchronous"]["composed_fps"] > 0
+    # the synchronous baseline is the naive loop: it renders and composes on the main thread, in turn
+    assert not {"generator", "compose"} & set(report["synchronous"]["thread_cpu_percent"])
     assert "seeded-cppn" in report["generators"] and report["generators"]["seeded-cppn"]["fps"] > 0
     assert report["machine"]["cores_logical"] >= 1 and report["machine"]["versions"]["torch"]
     field = report["field"]  # the Ink preset on a field model (an untrained one where none ships)

@@ -196,7 +196,7 @@ def test_switching_between_a_colour_model_and_a_field_model_crossfades_then_draw
     from installation.render.worker import RenderResult
 
     size = (320, 180)
-    picture = Picture(size, "cover", 90)
+    picture = Picture(size, "cover", 90, threaded=False)
     effects = EffectsPreset(frame_blend=False)
     red = np.zeros((90, 160, 3), np.uint8)
     red[..., 0] = 200
@@ -212,7 +212,10 @@ def test_switching_between_a_colour_model_and_a_field_model_crossfades_then_draw
     assert done.shape == halfway.shape == (180, 320, 3)
     reference = FieldRenderer(size).render(field, SPREAD_PX, FieldStyle())
     assert np.abs(done.astype(np.int16) - reference).mean() < 1.0  # after the fade: the field, drawn
-    red_share = lambda img: float(img[..., 0].astype(np.int16).mean() - img[..., 2].astype(np.int16).mean())
+
+    def red_share(img: np.ndarray) -> float:
+        return float(img[..., 0].astype(np.int16).mean() - img[..., 2].astype(np.int16).mean())
+
     assert red_share(colour) > red_share(halfway) > red_share(done) + 20  # in between: both, fading
 
 

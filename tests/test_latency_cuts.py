@@ -24,7 +24,7 @@ def latent(scale: float, seed: int = 0) -> np.ndarray:
 
 def picture_after(results: list[RenderResult], interval_s: float = 0.05) -> tuple[Picture, float]:
     """A Picture fed `results` one generator interval apart; returns it and the last result's time."""
-    pic = Picture((128, 72), work_height=36)
+    pic = Picture((128, 72), work_height=36, threaded=False)
     t_s = 0.0
     for i, result in enumerate(results):
         t_s = i * interval_s

@@ -180,6 +180,8 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"{'display_fps uncapped':34s} {a:12.1f} {b:12.1f} {ratio(a, b):7.2f}")
         a, b = report["ours_uncapped"]["generator_fps"], report["synchronous_uncapped"]["generator_fps"]
         print(f"{'generator_fps uncapped':34s} {a:12.1f} {b:12.1f} {ratio(a, b):7.2f}")
+        a, b = report["ours_uncapped"]["composed_fps"], report["synchronous_uncapped"]["composed_fps"]
+        print(f"{'composed_fps uncapped':34s} {a:12.1f} {b:12.1f} {ratio(a, b):7.2f}")
     if "field" in report:
         f = report["field"]
         print(

@@ -71,7 +71,7 @@ def render_cost(budget_s: float = 1.0) -> dict[str, Any]:
     for size in RENDER_SIZES:
         renderer = FieldRenderer(size)
         renderer.render(field, 4.0, FieldStyle())  # textures and matrices are made once
-        times = []
+        times: list[float] = []
         end_s = time.perf_counter() + budget_s
         while time.perf_counter() < end_s or len(times) < 5:
             t0 = time.perf_counter()

@@ -32,7 +32,8 @@ def time_renders(
     """ms per frame p50/p95 and frames/s of worker.render at batch 1 (GPU work is synchronised
     by the uint8 readback, so wall-clock times are honest)."""
     rng = np.random.default_rng(0)
-    z_dim = int(model.z_dim)
+    z_dim_attr: Any = model.z_dim  # a plain int (torch's typing says Tensor | Module)
+    z_dim = int(z_dim_attr)
 
     def request(i: int) -> RenderRequest:
         return RenderRequest(rng.standard_normal((1, z_dim)).astype(np.float32), out_size, "cover", 0.0, i)

@@ -1,8 +1,8 @@
 """Drive the real App in-process, headless: our threaded loop, or the same loop run synchronously.
 
 The synchronous baseline swaps the GeneratorWorker for an `InlineWorker` that renders inside
-submit(), so one thread does capture read -> features -> generate -> compose/scale -> present,
-as the seed's example did; everything else (senses, mapping, compositor, display) is the same code.
+submit() and makes the Picture compose inline (no compose thread), so one thread does capture read
+-> features -> generate -> compose/scale -> present, as the seed's example did; everything else (senses, mapping, compositor, display) is the same code.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class LoopRun:
     frame_times_s: list[float] = field(default_factory=list)  # perf_counter after each present
     thumbs: list[np.ndarray] = field(default_factory=list)  # only when steps are measured
     generator_frames: int = 0
+    composed_frames: int = 0  # distinct frames the Picture composed (a present may show one again)
     requests: int = 0
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
@@ -94,6 +95,7 @@ def make_app(overrides: list[str], synchronous: bool) -> App:
         inline = InlineWorker(old.model, old.device, old.render_size)
         inline.accel = old.accel
         app.worker = inline
+        app.compositor.run_inline()  # and compose on the main thread too: generate, compose, present in turn
     return app
 
 
@@ -163,7 +165,7 @@ def run_loop(
             step_mic.schedule([t0 + e for e in step_edges_s])
         cpu0 = sum(proc.cpu_times()[:2])
         threads0 = thread_cpu_s(proc)
-        rendered0, stamp0 = app.worker.rendered, app._stamp
+        rendered0, stamp0, composed0 = app.worker.rendered, app._stamp, app.compositor.composed_frames
         quality0 = app.quality.index if app.quality is not None else 0
         changes = 0
         next_rss_s = t0
@@ -184,12 +186,14 @@ def run_loop(
         run.cpu_s = sum(proc.cpu_times()[:2]) - cpu0
         run.thread_cpu_s = {k: v - threads0.get(k, 0.0) for k, v in thread_cpu_s(proc).items()}
         run.generator_frames = app.worker.rendered - rendered0
+        run.composed_frames = app.compositor.composed_frames - composed0
         run.requests = app._stamp - stamp0
         run.pipeline_latency_ms = list(app._latency_ms._values)
         run.quality_changes = changes
         run.seconds = time.perf_counter() - t0
     finally:
         app.close()
+        app.compositor.close()  # the App (installation/app.py) does not close its Picture's compose thread yet
     return run
 
 
@@ -201,6 +205,7 @@ def summarize(run: LoopRun, fps_target: int) -> dict[str, Any]:
     return {
         "display_fps": round(len(times) / run.seconds, 2),
         "generator_fps": round(run.generator_frames / run.seconds, 2),
+        "composed_fps": round(run.composed_frames / run.seconds, 2),  # new pictures; display_fps counts presents
         "frame_time_p50_ms": round(float(np.percentile(frame_ms, 50)), 2),
         "frame_time_p95_ms": round(float(np.percentile(frame_ms, 95)), 2),
         "frame_time_p99_ms": round(float(np.percentile(frame_ms, 99)), 2),

@@ -11,6 +11,7 @@ calibrated from the frame-to-frame variation of a stretch with no steps.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ def calibrate_threshold(thumbs: list[np.ndarray], floor: float = 2.0, factor: fl
     """A change threshold from consecutive frames with no step: factor x their largest difference."""
     if len(thumbs) < 2:
         return floor
-    diffs = [float(np.abs(b.astype(np.int16) - a.astype(np.int16)).mean()) for a, b in zip(thumbs, thumbs[1:])]
+    diffs = [float(np.abs(b.astype(np.int16) - a.astype(np.int16)).mean()) for a, b in itertools.pairwise(thumbs)]
     return max(floor, factor * max(diffs))
 
 
@@ -94,7 +95,9 @@ def detect_steps(times_s: list[float], thumbs: list[np.ndarray], steps_s: list[f
     """For each step time, the delay to the first presented frame that differs from the last frame
     presented before the step by more than `threshold` (searching up to the next step)."""
     times = np.asarray(times_s)
-    latencies, missed, frames = [], 0, []
+    latencies: list[float] = []
+    frames: list[int | None] = []
+    missed = 0
     bounds = list(steps_s[1:]) + [float("inf")]
     for step_s, until_s in zip(steps_s, bounds):
         before = int(np.searchsorted(times, step_s, side="left")) - 1  # last frame presented before the step

@@ -207,7 +207,7 @@ def make_texture(kind: str, depth: float, size: tuple[int, int], seed: int = 0) 
             * 1.2
         )
     else:  # glass: a faint even grain
-        tex = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.7)
+        tex = np.asarray(cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.7))
     lo, hi = np.percentile(tex[::7, ::7], (0.5, 99.5))
     tex = np.clip((tex - lo) / max(1e-6, float(hi - lo)), 0.0, 1.0)  # 0..1, mostly mid-grey
     mult = 255.0 * (1.0 - depth * tex)
@@ -241,12 +241,25 @@ class FieldRenderer:
         self._matrix_key = None
         self._bleed: np.ndarray | None = None
 
+    @property
+    def frame(self) -> np.ndarray:
+        """The buffer render() draws into (and returns)."""
+        return self._out
+
+    def take_frame(self, spare: np.ndarray) -> np.ndarray:
+        """The frame just rendered, for keeps; `spare` (same shape and type) becomes the buffer the next
+        render draws into: a zero-copy handoff to the thread that shows it."""
+        if spare.shape != self._out.shape or spare.dtype != self._out.dtype:
+            raise ValueError(f"spare buffer {spare.shape} {spare.dtype} does not fit {self._out.shape}")
+        frame, self._out = self._out, spare
+        return frame
+
     def bleed(self) -> np.ndarray:
         """(ih, iw) float32 smooth noise, standard deviation 1, fixed to the paper (made once per size)."""
         if self._bleed is None:
             iw, ih = self.inter_size
             noise = np.random.default_rng(self.seed + 5).standard_normal((ih, iw)).astype(np.float32)
-            noise = cv2.GaussianBlur(noise, (0, 0), BLEED_GRAIN * min(iw, ih))
+            noise = np.asarray(cv2.GaussianBlur(noise, (0, 0), BLEED_GRAIN * min(iw, ih)), np.float32)
             self._bleed = noise / max(1e-6, float(noise.std()))
         return self._bleed
 
@@ -311,14 +324,15 @@ class FieldRenderer:
         r0, r1, c0, c1 = self._band
         codec = ToneCodec(max_px=(0.4 + HALO_MODEL_PX) * k * 1.6)
         no_ink = -(1.0 - style.threshold) * spread_px * k  # d where the field is -1 (beyond it: everywhere)
-        self._tone_grid.fill(int(codec.encode(np.float32(no_ink))))
+        self._tone_grid.fill(int(codec.encode(np.array(no_ink, np.float32))))
         if r1 <= r0 or c1 <= c0:
             return self._tone_grid, codec, k
         # f + 1 is 0 where there is no ink at all, so the padding (and the screen beyond the field) is -1.
-        grown = np.pad(field.astype(np.float32, copy=False) + 1.0, FIELD_PAD)
+        grown: np.ndarray = np.pad(field.astype(np.float32, copy=False) + 1.0, FIELD_PAD)
         # (rows, cols) of the band: the field, placed, scaled and zoomed (plus one). cv2.gemm, not numpy's
         # @: OpenBLAS's thread pool spins, and on a busy 2-core machine one 0.2 ms product took up to 80 ms.
-        f = cv2.gemm(cv2.gemm(wy, grown, 1.0, None, 0.0), wx_t, 1.0, None, 0.0)
+        placed = np.asarray(cv2.gemm(wy, grown, 1.0, None, 0.0))  # type: ignore[call-overload]  # src3 None is fine
+        f = np.asarray(cv2.gemm(placed, wx_t, 1.0, None, 0.0))  # type: ignore[call-overload]
         d = (f - (1.0 - style.threshold)) * (spread_px * k)  # signed distance in screen px, ink > 0 (thicker at > 0)
         gx = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3)
         gy = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3)

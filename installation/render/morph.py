@@ -29,7 +29,7 @@ SPLASH_DROPS = (3, 9)  # drops per splash at splash 0.35 .. 1
 def morph_grain(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     """(h, w) float32 smooth noise with standard deviation MORPH_GRAIN (made once per field size)."""
     noise = np.random.default_rng(seed + 7).standard_normal(shape).astype(np.float32)
-    noise = cv2.GaussianBlur(noise, (0, 0), MORPH_GRAIN_PX, borderType=cv2.BORDER_REFLECT)
+    noise = np.asarray(cv2.GaussianBlur(noise, (0, 0), MORPH_GRAIN_PX, borderType=cv2.BORDER_REFLECT), np.float32)
     return noise * (MORPH_GRAIN / max(1e-6, float(noise.std())))
 
 
