@@ -27,19 +27,18 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import pygame  # noqa: E402
 
 from installation.app import App  # noqa: E402
 from installation.config import load_config  # noqa: E402
+from installation.testmedia import write_soak_room  # noqa: E402
 
 log = logging.getLogger("reverie.soak")
 
@@ -82,35 +81,6 @@ class Summary:
             f"threads {self.threads_start} -> {self.threads_end}, fds {self.fds_start} -> {self.fds_end}, "
             f"generator errors {self.generator_errors}, frames {self.frames}"
         )
-
-
-def write_video(path: Path, seconds: float = 4.0, fps: float = 15.0, size: tuple[int, int] = (160, 120)) -> Path:
-    """A bright square moving across a dark room (MJPG .avi, which every OpenCV build reads)."""
-    w, h = size
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {path}")
-    n = max(2, round(seconds * fps))
-    for i in range(n):
-        frame = np.full((h, w, 3), 25, np.uint8)
-        x = int((w - h // 3) * i / (n - 1))
-        frame[h // 3 : 2 * h // 3, x : x + h // 3] = (60, 220, 250)
-        writer.write(frame)
-    writer.release()
-    return path
-
-
-def write_wav(path: Path, seconds: float = 6.0, samplerate: int = 44100) -> Path:
-    """Quiet, then loud, then quiet: the show's speed goes up and down as the file loops."""
-    t = np.arange(round(seconds * samplerate)) / samplerate
-    envelope = np.where((t > seconds / 3) & (t < 2 * seconds / 3), 0.6, 0.02)
-    pcm = (envelope * np.sin(2 * np.pi * 330.0 * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(samplerate)
-        out.writeframes(pcm.tobytes())
-    return path
 
 
 class TouchStorms:
@@ -235,7 +205,7 @@ def run_soak(
     duration_s = minutes * 60.0
     warmup_s = min(60.0, duration_s * 0.25)
     sample_s = sample_s or min(10.0, max(1.0, duration_s / 60.0))
-    video, wav = write_video(workdir / "room.avi"), write_wav(workdir / "room.wav")
+    video, wav = write_soak_room(workdir)
     proc = psutil.Process()
     storms = TouchStorms(seed)
     stop = threading.Event()
@@ -289,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-rss-growth-mb",
         type=float,
         default=None,
-        help="default 20 (one show process); with --chaos 250 for the restarted shows, 20 for the supervisor",
+        help="default 20: the one show process; with --chaos each show process against its own warmed-up RSS",
     )
     p.add_argument("--json", metavar="PATH", help="also write the summary and samples as JSON here")
     p.add_argument("--workdir", metavar="DIR", help="where media, state and health go (default: a temp dir)")
@@ -316,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def chaos_main(args: argparse.Namespace) -> int:
-    from installation.chaos.runner import Bounds, ChaosSoak
+    from installation.chaos.report import Bounds
+    from installation.chaos.runner import ChaosSoak
 
     # SIGTERM (a CI timeout, Ctrl+C from a service manager) must still stop the show and unmount the tmpfs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -60,9 +60,10 @@ def test_two_minute_chaos_soak_recovers_from_every_fault(tmp_path):
     assert injected == set(kinds()) - set(report["skipped"]), injected
     assert all(f["detected"] and f["recovered"] for f in report["faults"]), report["faults"]
     assert report["crashes"] == 0 and report["supervisor_rss_growth_mb"] <= 20.0
-    assert report["rss_growth_mb"] <= 250.0  # restarted shows: see Bounds in installation/chaos/runner.py
+    # Each show process against its own warmed-up RSS; every show's descriptors and threads against
+    # the first show's warmed baseline, exactly (installation/chaos/growth.py).
+    assert report["rss_growth_mb"] <= 20.0 and report["shows_judged"] >= 1, report["shows"]
+    assert report["fd_growth"] <= 0 and report["thread_growth"] <= 0, report["shows"]
     assert report["supervisor_fd_growth"] <= 0 and report["supervisor_thread_growth"] <= 0
-    restarted = report["show_restarts"] > 0  # then baseline and end are different show processes (see Bounds)
-    assert report["fd_growth"] <= (report["bounds"]["restarted_fd_growth"] if restarted else 0)
-    assert report["thread_growth"] <= (report["bounds"]["restarted_thread_growth"] if restarted else 0)
+    assert any(s["fd_growth"] is not None for s in report["shows"]), "the descriptor check did not run"
     assert report["samples"], "no resource samples: the check did not run"

@@ -309,36 +309,36 @@ class GeneratorNanBurst(ModelFileCorrupted):
         return len(recent) >= 2 and recent[0].get("generator_errors") == recent[-1].get("generator_errors")
 
 
-class ShowStopped(Fault):
+class ShowSignalled(Fault):
+    """A signal to the show process; the supervisor notices (its log says how) and starts a new show."""
+
+    signum = signal.SIGKILL
+    logged = ""  # what the supervisor's log says when it noticed
+    hold_s = (0.0, 0.0)
+    recover_bound_s = 90.0
+
+    def inject(self) -> None:
+        os.kill(self.pid, self.signum)
+
+    def detected(self) -> str:
+        return self._log(self.logged)
+
+    def recovered(self) -> bool:
+        return self._new_show_presenting()
+
+
+class ShowStopped(ShowSignalled):
     """SIGSTOP: alive but frozen past supervisor.hang_s; the supervisor kills and restarts it."""
 
     kind = "show_sigstop"
-    hold_s = (0.0, 0.0)
-    recover_bound_s = 90.0
-
-    def inject(self) -> None:
-        os.kill(self.pid, signal.SIGSTOP)
-
-    def detected(self) -> str:
-        return self._log("hung (no heartbeat for")
-
-    def recovered(self) -> bool:
-        return self._new_show_presenting()
+    signum = signal.SIGSTOP
+    logged = "hung (no heartbeat for"
 
 
-class ShowKilled(Fault):
+class ShowKilled(ShowSignalled):
     kind = "show_sigkill"
-    hold_s = (0.0, 0.0)
-    recover_bound_s = 90.0
-
-    def inject(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
-
-    def detected(self) -> str:
-        return self._log("was killed by signal 9")
-
-    def recovered(self) -> bool:
-        return self._new_show_presenting()
+    signum = signal.SIGKILL
+    logged = "was killed by signal 9"
 
 
 ALL: tuple[type[Fault], ...] = (

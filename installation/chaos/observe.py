@@ -29,6 +29,7 @@ class Resources:
     supervisor_rss_mb: float
     supervisor_fds: int
     supervisor_threads: int
+    quiet: bool = True  # no fault in progress (set by the soak): only these measure growth
 
 
 class Observer:

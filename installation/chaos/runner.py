@@ -9,7 +9,8 @@ touch-like drag storms (/reverie/latent/drag, the same path a finger drag takes)
 recordings on a small tmpfs. Faults run one at a time:
 rounds of every kind in a shuffled order with random gaps, until --minutes of chaos have passed (at
 least one full round). Then a quiet spell, and the figures; exit 1 if a fault was not detected or
-not recovered within its bound, the supervisor crashed, or RSS, descriptors or threads grew.
+not recovered within its bound, the supervisor crashed, or RSS, descriptors or threads grew
+(per show process: installation/chaos/growth.py).
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 from installation.chaos import faults as chaos
 from installation.chaos.audio import PulseServer, missing_tools
+from installation.chaos.growth import headline, lifetimes
 from installation.chaos.models import copy_model, renders_non_finite
 from installation.chaos.observe import Observer, Resources
+from installation.chaos.report import Bounds, ChaosReport, FaultRecord
 from installation.chaos.servers import (
     CONTROLLER_PORT,
     JACK_BACKEND,
@@ -39,95 +41,18 @@ from installation.chaos.servers import (
     SmallDisk,
     free_udp_port,
 )
+from installation.testmedia import write_soak_room
 
 log = logging.getLogger("reverie.chaos")
 
 MAIN_PY = Path(__file__).resolve().parents[2] / "main.py"
 STARTUP_S = 300.0  # first show up, microphone/camera/MIDI live, warm standby ready (torch imports are slow)
 BASELINE_S = 20.0  # resource samples before the first fault
-SETTLE_S = 30.0  # quiet after the last fault, before the end samples
+SETTLE_S = 40.0  # quiet after the last fault: the last show warms up and has two separate windows
+QUIET_AFTER_S = 3.0  # samples this soon after a fault recovered do not count as quiet (streams settling)
 DETECT_BOUND_S = 30.0
 SAMPLE_EVERY_S = 2.0
 HANG_S = 4.0  # supervisor.hang_s for the soak: a SIGSTOP is noticed quickly
-
-
-@dataclass
-class FaultRecord:
-    kind: str
-    t_s: float  # seconds after the chaos began
-    detected: str  # how ("" = never)
-    recovered: bool
-    recover_s: float | None  # from removing the cause (or injection, where nothing is removed) to recovered
-    detect_s: float | None
-    frames_lost: int  # frames short of the pre-fault fps over the fault's window
-    note: str = ""
-
-
-@dataclass
-class Bounds:
-    # The show is restarted by a third of the faults, so its figure compares different processes, whose
-    # RSS differs by up to 200 MB here (medians of the last 14 s of 42 shows, 30-minute run: 579-777 MB):
-    # this bound only catches a runaway. Growth within one process is bounded at 20 MB by the plain soak
-    # (one process, no restarts); the supervisor, which lives through all of it, at 20 MB below.
-    rss_growth_mb: float = 250.0
-    supervisor_rss_growth_mb: float = 20.0
-    fd_growth: int = 0  # the supervisor, and the show when the same process ran from baseline to end
-    thread_growth: int = 0
-    # When the show was restarted, its end and baseline are different processes in different states (a
-    # microphone reconnecting after PulseAudio came back, a camera stream re-opened): a few descriptors
-    # and threads differ without any leak. Within one process the plain soak holds them to its bounds.
-    restarted_fd_growth: int = 16
-    restarted_thread_growth: int = 4
-    min_fps_mean: float = 5.0  # over the chaos phase, faults included (a loaded 2-core machine: see docs)
-
-
-@dataclass
-class ChaosReport:
-    minutes: float
-    model: str
-    preset: str
-    crashes: int
-    show_restarts: int
-    faults: list[FaultRecord]
-    skipped: dict[str, str]
-    rss_growth_mb: float
-    fd_growth: int
-    thread_growth: int
-    supervisor_rss_growth_mb: float
-    supervisor_fd_growth: int
-    supervisor_thread_growth: int
-    longest_show_s: float  # the longest-lived show process during the soak (restarts cut the others short) ...
-    longest_show_rss_growth_mb: float  # ... and its RSS growth (median of its last quarter minus first quarter)
-    fps_mean: float
-    fps_p5: float
-    stderr_limit_reports: int  # "dropped N line(s) from stderr" lines in the log (C library floods)
-    osc_traffic: int  # OSC messages of the performer's traffic (drag storms, pulses)
-    bounds: Bounds
-    failures: list[str] = field(default_factory=list)
-    samples: list[Resources] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
-
-    def line(self) -> str:
-        recovered = sum(f.recovered for f in self.faults)
-        times = [f.recover_s for f in self.faults if f.recover_s is not None]
-        return (
-            f"chaos soak {'PASS' if self.passed else 'FAIL'}: {self.minutes:g} min, {len(self.faults)} faults "
-            f"({len({f.kind for f in self.faults})} kinds, {recovered} recovered, recovery median "
-            f"{statistics.median(times) if times else 0:.1f} s, max {max(times, default=0):.1f} s), "
-            f"crashes {self.crashes}, show restarts {self.show_restarts}, RSS growth {self.rss_growth_mb:+.1f} MB, "
-            f"fds {self.fd_growth:+d}, threads {self.thread_growth:+d}, fps mean {self.fps_mean:.1f} "
-            f"p5 {self.fps_p5:.1f}"
-            + (f"; skipped: {', '.join(self.skipped)}" if self.skipped else "")
-            + (f"; FAILED: {'; '.join(self.failures)}" if self.failures else "")
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["passed"] = self.passed
-        return out
 
 
 def default_model() -> tuple[str, str, Path | None]:
@@ -159,18 +84,17 @@ class ChaosSoak:
         self.traffic: OscTraffic | None = None
         self.samples: list[Resources] = []
         self._next_sample_s = 0.0
+        self._quiet_from_s = 0.0  # +inf while a fault is in progress
 
     # ------------------------------------------------------------ set-up
     def run(self) -> ChaosReport:
-        from installation.soak import write_video, write_wav  # the plain soak's media
-
         missing = missing_tools()
         if missing:
             raise RuntimeError(
                 f"the chaos soak needs {', '.join(missing)} (sudo apt-get install pulseaudio pulseaudio-utils)"
             )
         w = self.workdir
-        video, wav = write_video(w / "room.avi"), write_wav(w / "room.wav")
+        video, wav = write_soak_room(w)
         camera = NetworkCamera(video)
         pulse = PulseServer(w / "pulse", wav)
         midi: JackMidi | None = None
@@ -315,11 +239,9 @@ class ChaosSoak:
             self._next_sample_s = now + SAMPLE_EVERY_S
             sample = rig.observer.resources()
             if sample is not None:
-                self.samples.append(sample)
+                self.samples.append(replace(sample, quiet=now >= self._quiet_from_s))
 
     def _soak(self, rig: chaos.Rig, supervisor: subprocess.Popen[bytes], preset: str, model: str) -> ChaosReport:
-        failures: list[str] = []
-
         def ready() -> bool:
             up = rig.source("camera") == "live" and rig.source("microphone") == "live"
             midi_ok = rig.midi is None or rig.midi_ports()
@@ -349,25 +271,18 @@ class ChaosSoak:
         t_end_chaos_s = time.monotonic()
         self._wait(rig, lambda: False, SETTLE_S, supervisor)
         end = [s for s in self.samples if s.t_s >= time.monotonic() - SETTLE_S / 2]
-        crashes = 0 if supervisor.poll() is None else 1
-        if crashes:
-            failures.append(f"the supervisor exited with {supervisor.returncode}")
-        for r in records:
-            if not r.detected:
-                failures.append(f"{r.kind} at {r.t_s:.0f} s was not detected")
-            elif not r.recovered:
-                failures.append(f"{r.kind} at {r.t_s:.0f} s did not recover")
         fps = sorted(rig.observer.fps_between(t_chaos_s, t_end_chaos_s)) or [0.0]
-        growth = {**_growth(baseline, end), **_longest_show(self.samples)}
+        shows = lifetimes(self.samples, baseline, t_chaos_s)
         report = ChaosReport(
             minutes=round((t_end_chaos_s - t_chaos_s) / 60.0, 2),
             model=model,
             preset=preset,
-            crashes=crashes,
+            crashes=0 if supervisor.poll() is None else 1,
             show_restarts=rig.observer.log_count("started the show, pid") - 1,
             faults=records,
             skipped=dict(self.skipped),
-            **growth,
+            **headline(shows, baseline, end),
+            shows=shows,
             fps_mean=round(statistics.fmean(fps), 2),
             fps_p5=round(fps[int(0.05 * (len(fps) - 1))], 2),
             stderr_limit_reports=rig.observer.log_count("line(s) from stderr"),
@@ -375,27 +290,12 @@ class ChaosSoak:
             bounds=self.bounds,
             samples=[replace(s, t_s=round(s.t_s - t_chaos_s, 1)) for s in self.samples],
         )
-        b = self.bounds
-        same_show = {s.show_pid for s in baseline} == {s.show_pid for s in end}
-        fd_bound = b.fd_growth if same_show else b.restarted_fd_growth
-        thread_bound = b.thread_growth if same_show else b.restarted_thread_growth
-        for name, value, bound in (
-            ("RSS growth (MB)", report.rss_growth_mb, b.rss_growth_mb),
-            ("descriptor growth", report.fd_growth, fd_bound),
-            ("thread growth", report.thread_growth, thread_bound),
-            ("supervisor RSS growth (MB)", report.supervisor_rss_growth_mb, b.supervisor_rss_growth_mb),
-            ("supervisor descriptor growth", report.supervisor_fd_growth, b.fd_growth),
-            ("supervisor thread growth", report.supervisor_thread_growth, b.thread_growth),
-        ):
-            if value > bound:
-                failures.append(f"{name} {value} > {bound}")
-        if report.fps_mean < b.min_fps_mean:
-            failures.append(f"fps mean {report.fps_mean} < {b.min_fps_mean}")
-        report.failures = failures
+        report.judge(supervisor.poll() is None, supervisor.returncode)
         return report
 
     def _one(self, fault: chaos.Fault, supervisor: subprocess.Popen[bytes], t_chaos_s: float) -> FaultRecord:
         rig = fault.rig
+        self._quiet_from_s = float("inf")
         fault.begin()
         before = rig.observer.fps_between(time.monotonic() - 10.0, time.monotonic())
         fps_before = statistics.fmean(before) if before else float(self.fps)
@@ -412,6 +312,7 @@ class ChaosSoak:
         fault.fix()
         recover_s = self._wait(rig, fault.recovered, fault.recover_bound_s, supervisor)
         t_done = time.monotonic()
+        self._quiet_from_s = t_done + QUIET_AFTER_S
         window_s = t_done - t_inject
         lost = max(0, round(fps_before * window_s - rig.observer.frames_between(t_inject, t_done)))
         return FaultRecord(
@@ -436,44 +337,6 @@ def renders_non_finite_after_overflow(live: Path, good: Path) -> bool:
         return renders_non_finite(scratch)
     finally:
         scratch.unlink(missing_ok=True)
-
-
-def _growth(baseline: list[Resources], end: list[Resources]) -> dict[str, Any]:
-    """End minus baseline: medians for RSS (it swings), minimum counts for descriptors and threads
-    (transient ones come and go: a leak raises the floor)."""
-    if not baseline or not end:
-        raise RuntimeError("no resource samples before or after the chaos: the show was not up")
-
-    def med(samples: list[Resources], name: str) -> float:
-        return statistics.median(getattr(s, name) for s in samples)
-
-    def low(samples: list[Resources], name: str) -> int:
-        return min(getattr(s, name) for s in samples)
-
-    return {
-        "rss_growth_mb": round(med(end, "show_rss_mb") - med(baseline, "show_rss_mb"), 1),
-        "fd_growth": low(end, "show_fds") - low(baseline, "show_fds"),
-        "thread_growth": low(end, "show_threads") - low(baseline, "show_threads"),
-        "supervisor_rss_growth_mb": round(med(end, "supervisor_rss_mb") - med(baseline, "supervisor_rss_mb"), 1),
-        "supervisor_fd_growth": low(end, "supervisor_fds") - low(baseline, "supervisor_fds"),
-        "supervisor_thread_growth": low(end, "supervisor_threads") - low(baseline, "supervisor_threads"),
-    }
-
-
-def _longest_show(samples: list[Resources]) -> dict[str, float]:
-    """RSS growth within one show process: the figure across restarts compares different processes."""
-    by_pid: dict[int, list[Resources]] = {}
-    for sample in samples:
-        by_pid.setdefault(sample.show_pid, []).append(sample)
-    longest = max(by_pid.values(), key=lambda s: s[-1].t_s - s[0].t_s)
-    quarter = max(1, len(longest) // 4)
-    growth = statistics.median(s.show_rss_mb for s in longest[-quarter:]) - statistics.median(
-        s.show_rss_mb for s in longest[:quarter]
-    )
-    return {
-        "longest_show_s": round(longest[-1].t_s - longest[0].t_s, 1),
-        "longest_show_rss_growth_mb": round(growth, 1),
-    }
 
 
 def _environ() -> dict[str, str]:
