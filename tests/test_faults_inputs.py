@@ -11,17 +11,15 @@
 
 from __future__ import annotations
 
-import http.server
 import subprocess
-import threading
 import time
 
-import cv2
-import numpy as np
 import pygame
 
 from installation.app import App
+from installation.chaos.servers import NetworkCamera
 from installation.config import load_config
+from installation.testmedia import write_video
 from tests.runner import app_env, main_cmd, read_stats, read_stderr, stderr_file
 from tests.system import require_tools, start_pulseaudio
 
@@ -36,64 +34,9 @@ def run_until(app: App, predicate, timeout_s: float) -> bool:
     return False
 
 
-class MjpegCamera:
-    """A network camera: an MJPEG stream over HTTP on 127.0.0.1, which can be unplugged and plugged back."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._server: http.server.ThreadingHTTPServer | None = None
-        self._stop = threading.Event()
-
-    def plug_in(self) -> None:
-        stop = self._stop = threading.Event()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                i = 0
-                try:
-                    while not stop.is_set():
-                        frame = np.full((120, 160, 3), 20, np.uint8)
-                        x = (i * 7) % 120
-                        frame[40:80, x : x + 40] = (60, 220, 250)
-                        jpg = cv2.imencode(".jpg", frame)[1].tobytes()
-                        self.wfile.write(
-                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                            + str(len(jpg)).encode()
-                            + b"\r\n\r\n"
-                            + jpg
-                            + b"\r\n"
-                        )
-                        i += 1
-                        time.sleep(0.05)
-                except OSError:
-                    pass
-
-            def log_message(self, *args) -> None:
-                pass
-
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def unplug(self) -> None:
-        assert self._server is not None
-        self._stop.set()  # open streams end: the client's reads fail
-        self._server.shutdown()
-        self._server.server_close()
-        self._server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/stream.mjpg"
-
-
 def test_camera_unplugged_mid_show_and_plugged_back(tmp_path, caplog):
-    camera_server = MjpegCamera()
+    # The chaos soak's network camera: an MJPEG stream of a video file over HTTP on 127.0.0.1.
+    camera_server = NetworkCamera(write_video(tmp_path / "room.avi", seconds=2.0, fps=20.0, size=(160, 120)), fps=20.0)
     camera_server.plug_in()
     app = App(
         load_config(
@@ -121,8 +64,7 @@ def test_camera_unplugged_mid_show_and_plugged_back(tmp_path, caplog):
         assert app.running
     finally:
         app.close()
-        if camera_server._server is not None:
-            camera_server.unplug()
+        camera_server.unplug()  # a no-op when already unplugged
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "camera" in r.getMessage()]
     assert len(warnings) == 1 and "stopped delivering frames" in warnings[0], warnings
     assert "is back" in caplog.text
