@@ -4,8 +4,10 @@ It owns the saved state (StateStore), the health file, the output watch (frozen/
 the supervisor heartbeat, the opening hours and the burn-in drift. Each concern lives in its own
 module; this one only schedules them, so the App needs a handful of hook lines.
 
-Other parts of the show register their own state with `app.care.store.register(name, export_fn,
-import_fn)` before `app.care.restore()` runs (the App registers the running preset there).
+Other parts of the show register their own state with `care.store.register(name, export_fn,
+import_fn)` before `care.restore()` runs (the App registers the running preset there). The show is
+reached only through the narrow `CareHost` protocol, so this module never imports the App and tests
+drive it with a small fake.
 """
 
 from __future__ import annotations
@@ -19,16 +21,17 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from installation.health import Heartbeat, OutputWatch, thumbnail
+import numpy as np
+
+from installation.config import Config
+from installation.health import Heartbeat, OutputWatch
 from installation.schedule import parse_schedule
 from installation.sources.microphone import STUCK_S
 from installation.standby import RESTARTS_ENV
 from installation.state import AtomicFileWriter, StateStore
-
-if TYPE_CHECKING:
-    from installation.app import App
+from installation.telemetry import Figures, health_figures
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,24 @@ CALM_DIM = (90, 90, 90)  # ... and at about a third of the brightness
 EXIT_UNHEALTHY = 3  # exit code when the output stayed frozen/black after an in-process recovery
 
 
+class CareHost(Protocol):
+    """What the caretaker needs from the show."""
+
+    def stop(self, reason: str) -> None: ...
+    def fail(self, exit_code: int, reason: str) -> None: ...  # stop with a code the supervisor acts on
+    def restart_generator(self, reason: str) -> None: ...
+    def microphone_stuck_s(self) -> float: ...
+    def kiosk_unlocked(self, now_s: float) -> bool: ...  # polls the unlock file
+    def hide_hud(self) -> None: ...
+    def screen_thumbnail(self) -> np.ndarray: ...  # health.thumbnail of what the screen shows
+    def figures(self) -> Figures: ...
+
+
 class Caretaker:
-    def __init__(self, app: App, clock: Callable[[], datetime] = datetime.now) -> None:
-        c = app.config
-        self.app = app
+    def __init__(self, config: Config, host: CareHost, clock: Callable[[], datetime] = datetime.now) -> None:
+        c = config
+        self.config = config
+        self.host = host
         self.clock = clock  # injectable: tests move opening hours without waiting for them
         self.schedule = parse_schedule(c.schedule.open)
         self.open = self.schedule.is_open(clock())
@@ -79,8 +96,8 @@ class Caretaker:
                 self._health = None
         log.info(
             "opening hours: %s; now %s",
-            self.app.config.schedule.open or "always open",
-            "open" if self.open else f"closed ({self.app.config.schedule.closed_mode})",
+            self.config.schedule.open or "always open",
+            "open" if self.open else f"closed ({self.config.schedule.closed_mode})",
         )
 
     def close(self) -> None:
@@ -91,18 +108,18 @@ class Caretaker:
     # ------------------------------------------------------------ per frame
     @property
     def black_closed(self) -> bool:
-        return not self.open and self.app.config.schedule.closed_mode == "black"
+        return not self.open and self.config.schedule.closed_mode == "black"
 
     @property
     def calm_closed(self) -> bool:
-        return not self.open and self.app.config.schedule.closed_mode == "calm"
+        return not self.open and self.config.schedule.closed_mode == "calm"
 
     def target_fps(self) -> int:
-        return self.app.config.display.fps if self.open else self.app.config.schedule.closed_fps
+        return self.config.display.fps if self.open else self.config.schedule.closed_fps
 
     def drift_px(self, now_s: float) -> tuple[int, int]:
         """Burn-in care: the picture orbits a few px around the centre, too slowly to notice."""
-        b = self.app.config.burnin
+        b = self.config.burnin
         if b.drift_px == 0:
             return 0, 0
         angle = 2 * math.pi * (now_s - self._t0_s) / b.drift_period_s
@@ -110,24 +127,23 @@ class Caretaker:
 
     def padded(self, screen_size: tuple[int, int]) -> tuple[int, int]:
         """Frames are rendered drift_px larger on each side, so the drift never shows an edge."""
-        pad = 2 * self.app.config.burnin.drift_px
+        pad = 2 * self.config.burnin.drift_px
         return screen_size[0] + pad, screen_size[1] + pad
 
     def after_frame(self, now_s: float | None = None) -> None:
         """Called after each presented frame; cheap except on the rare ticks where a timer falls due."""
         now_s = time.monotonic() if now_s is None else now_s
-        c = self.app.config
+        c = self.config
         self.heartbeat.beat(now_s)
         if self.heartbeat.lost:  # whatever restarts the supervisor restarts us with it: never two shows
-            self.app.stop("the supervisor is gone")
+            self.host.stop("the supervisor is gone")
         self._frames += 1
         if now_s >= self._next_schedule_s:
             self._next_schedule_s = now_s + SCHEDULE_CHECK_S
             self.check_schedule()
             self._check_microphone()
-            self.app.kiosk_lock.poll(now_s)
-            if not self.app.kiosk_lock.unlocked and self.app.hud_visible:
-                self.app.hud_visible = False  # unlock file removed: the HUD goes with it
+            if not self.host.kiosk_unlocked(now_s):
+                self.host.hide_hud()  # unlock file removed: the HUD goes with it
         if self._frames % c.health.check_every == 0:
             self._check_output(now_s)
         if now_s >= self._next_state_s:
@@ -142,13 +158,13 @@ class Caretaker:
         if is_open != self.open:
             self.open = is_open
             self.watch.reset()
-            log.info("opening hours: now %s", "open" if is_open else f"closed ({self.app.config.schedule.closed_mode})")
+            log.info("opening hours: now %s", "open" if is_open else f"closed ({self.config.schedule.closed_mode})")
 
     def _check_microphone(self) -> None:
         """A microphone stuck inside PortAudio never comes back in this process (see microphone.STUCK_S):
         supervised, exit so the supervisor starts a fresh show (warm standby: the picture is back within
         about a second, state restored); alone, say so once and go on silent."""
-        stuck_s = self.app.senses.microphone.stuck_s()
+        stuck_s = self.host.microphone_stuck_s()
         if stuck_s < STUCK_S or self._mic_stuck_reported:
             return
         self._mic_stuck_reported = True
@@ -158,7 +174,7 @@ class Caretaker:
         )
         if self.heartbeat.fd is not None:
             log.error("%s; exiting with code %d so the supervisor restarts the show", what, EXIT_UNHEALTHY)
-            self.app.fail(EXIT_UNHEALTHY, "microphone stuck in PortAudio")
+            self.host.fail(EXIT_UNHEALTHY, "microphone stuck in PortAudio")
         else:
             log.error("%s; the show goes on silent. Run it with --supervise to have it restarted", what)
 
@@ -166,7 +182,7 @@ class Caretaker:
         if self.black_closed:
             self.watch.reset()  # black on purpose
             return
-        verdict = self.watch.observe(thumbnail(self.app.screen), now_s)
+        verdict = self.watch.observe(self.host.screen_thumbnail(), now_s)
         if not verdict:
             return
         self.last_verdict = verdict
@@ -177,22 +193,20 @@ class Caretaker:
                 verdict,
                 EXIT_UNHEALTHY,
             )
-            self.app.fail(EXIT_UNHEALTHY, f"output {verdict}")
+            self.host.fail(EXIT_UNHEALTHY, f"output {verdict}")
             return
         self._last_recovery_s = now_s
         self.recoveries += 1
-        self.app.restart_generator(f"output {verdict} for {self._limit_s(verdict):g} s")
+        self.host.restart_generator(f"output {verdict} for {self._limit_s(verdict):g} s")
 
     def _limit_s(self, verdict: str) -> float:
-        h = self.app.config.health
+        h = self.config.health
         return h.frozen_s if verdict == "frozen" else h.black_s
 
     # ------------------------------------------------------------ health file
     def health_record(self) -> dict[str, Any]:
-        app = self.app
-        now = time.perf_counter()
-        status = app.senses.status()
-        folder = Path(app.config.state.path or app.config.health.path or ".").expanduser().resolve().parent
+        c = self.config
+        folder = Path(c.state.path or c.health.path or ".").expanduser().resolve().parent
         try:
             disk_free_mb = round(shutil.disk_usage(folder).free / 2**20, 1)
         except OSError:
@@ -200,24 +214,12 @@ class Caretaker:
         return {
             "t_wall": datetime.now().isoformat(timespec="seconds"),
             "pid": os.getpid(),
-            "uptime_s": round(now - app.t_start_s, 1),
             "restarts": self.restarts,
-            "frames": app.frames_presented,
-            "fps": round(app._fps.rate(now), 2),
-            "generator_fps": round(app._gen_fps.rate(now), 2),
-            "camera": {"state": status["camera"].state, "detail": status["camera"].detail},
-            "microphone": {"state": status["microphone"].state, "detail": status["microphone"].detail},
-            "last_error": app.last_error,
-            "generator_errors": app.worker.errors,
-            "model": app.model_entry.name,
-            "preset": app.preset.name,
+            **health_figures(self.host.figures()),
             "open": self.open,
             "output_std": round(self.watch.last_std, 2),
             "recoveries": self.recoveries,
             "last_verdict": self.last_verdict,
             "state_error": self.store.error,
-            "record_error": app.recorder.error if app.recorder is not None else "",
             "disk_free_mb": disk_free_mb,
-            "screen": list(app.screen.get_size()),
-            "hud_unlocked": app.kiosk_lock.unlocked,
         }

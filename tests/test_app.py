@@ -59,7 +59,7 @@ def test_hud_toggles_with_f1_and_h_and_draws_over_the_picture(app):
     before = pygame.surfarray.array3d(app.screen)[12:60, 12:30].copy()
     pygame.event.post(key(pygame.K_F1))
     step(app)
-    assert app.hud_visible
+    assert app.pages.visible
     with_hud = pygame.surfarray.array3d(app.screen)[12:60, 12:30]
     assert np.abs(with_hud.astype(int) - before).mean() > 5
     lines = app.hud_lines()
@@ -68,7 +68,7 @@ def test_hud_toggles_with_f1_and_h_and_draws_over_the_picture(app):
     assert any(line.startswith(f"model {app.model_entry.name}") for line in lines)
     pygame.event.post(key(pygame.K_h))
     step(app)
-    assert not app.hud_visible
+    assert not app.pages.visible
 
 
 def test_escape_quits_outside_fullscreen(app):
@@ -91,10 +91,10 @@ def test_generator_failure_keeps_the_previous_frame_and_reports_it(app, caplog):
     shown = app.frame
     app.worker.swap_model(Exploding(app.worker.z_dim))
     deadline = time.monotonic() + 20
-    while not app.last_error and time.monotonic() < deadline:
+    while not app.telemetry.last_error and time.monotonic() < deadline:
         step(app)
         pygame.time.wait(5)
-    assert "exploded" in app.last_error
+    assert "exploded" in app.telemetry.last_error
     assert app.frame is shown  # the last good frame is still up
     assert any("generator error" in line for line in app.hud_lines())
     assert app.stats_record()["generator_errors"] >= 1
@@ -176,18 +176,18 @@ def test_malformed_preset_edited_while_running_keeps_the_show_going(tmp_path, ca
     app.setup()
     try:
         step(app)
-        good_name = app.preset.name
+        good_name = app.programme.preset.name
         path.write_text(path.read_text().replace('name = "Gallery"', 'name = "Edited"'))
-        app._watch_due_s = 0.0
+        app.programme._watch_due_s = 0.0
         step(app)
-        assert app.preset.name == "Edited"  # a good edit is picked up
+        assert app.programme.preset.name == "Edited"  # a good edit is picked up
         path.write_text(path.read_text() + '\n[[rule]]\nsource = "loudnes"\ntarget = "speed"\n')
         os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
-        app._watch_due_s = 0.0
+        app.programme._watch_due_s = 0.0
         step(app, 3)
-        assert app.running and app.preset.name == "Edited" != good_name
+        assert app.running and app.programme.preset.name == "Edited" != good_name
         assert "unknown name 'loudnes'" in caplog.text and "staying with Edited" in caplog.text
-        assert "preset error" in app.last_error
+        assert "preset error" in app.telemetry.last_error
     finally:
         app.close()
 
@@ -198,17 +198,17 @@ def test_learn_mode_records_fits_and_saves_beside_the_preset(tmp_path):
     app.setup()
     try:
         app.on_key(pygame.K_F2, 0)
-        assert app.hud_visible and app.hud_page == "learn"
+        assert app.pages.visible and app.pages.page == "learn"
         for loud in (0.0, 1.0, 0.0, 1.0):
             app.features = {"loudness": loud}
-            app.mapping.walk.update(1.0, WalkInputs(speed_kf_s=0.5))  # somewhere else for each example
+            app.programme.mapping.walk.update(1.0, WalkInputs(speed_kf_s=0.5))  # somewhere else for each example
             app.on_key(pygame.K_SPACE, 0)
         app.on_key(pygame.K_RETURN, 0)
-        assert app.mapping.learned is not None and app.mapping.learned.examples == 4
+        assert app.programme.mapping.learned is not None and app.programme.mapping.learned.examples == 4
         saved = tmp_path / "1-gallery.learned.json"
         assert saved.is_file()
-        app.switch_preset(str(path))  # reloading the preset loads the saved mapping
-        assert app.mapping.learned is not None
+        app.programme.switch_preset(str(path))  # reloading the preset loads the saved mapping
+        assert app.programme.mapping.learned is not None
     finally:
         app.close()
 
@@ -234,7 +234,7 @@ def test_long_press_saves_a_snapshot_of_the_generated_picture(tmp_path):
 def test_calibration_page_lists_every_normalised_feature(app):
     step(app, 3)
     app.on_key(pygame.K_F3, 0)
-    assert app.hud_visible and app.hud_page == "calibration"
+    assert app.pages.visible and app.pages.page == "calibration"
     meters = app.hud_meters()
     names = " ".join(label for label, _ in meters)
     for feature in ("loudness", "motion", "band_low"):
@@ -242,4 +242,17 @@ def test_calibration_page_lists_every_normalised_feature(app):
     assert all(0.0 <= value <= 1.0 for _, value in meters)
     step(app)  # draws without error
     app.on_key(pygame.K_F3, 0)
-    assert not app.hud_visible
+    assert not app.pages.visible
+
+
+def test_restarted_generator_keeps_the_accel_settings():
+    """Recovery builds its worker the way setup does: [accel] must survive a restart_generator."""
+    app = App(headless_config("accel.trace=false", "accel.max_rel_error=0.05"))
+    app.setup()
+    try:
+        assert app.worker.accel.config == app.config.accel  # setup applied them
+        app.restart_generator("test")
+        assert app.worker.accel.config == app.config.accel
+        assert app.worker.accel.config.trace is False and app.worker.accel.config.max_rel_error == 0.05
+    finally:
+        app.close()

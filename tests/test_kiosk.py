@@ -28,7 +28,7 @@ def kiosk_app(tmp_path, *overrides: str) -> App:
     app.setup()
     # Headless stands in for the fullscreen kiosk: same code path, no real display needed.
     app.mode = "fullscreen"
-    app.kiosk_lock = KioskLock(app.config.kiosk, "fullscreen")
+    app.pages.kiosk_lock = KioskLock(app.config.kiosk, "fullscreen")
     return app
 
 
@@ -51,8 +51,8 @@ def test_visitor_keys_do_nothing_in_fullscreen(tmp_path):
         ]:
             app.on_key(k, mod)
         app.handle_event(pygame.event.Event(pygame.QUIT))
-        assert app.running and not app.hud_visible
-        assert app.kiosk_lock.swallowed == 3  # F1, H and (Alt+)F4 are operator keys: refused
+        assert app.running and not app.pages.visible
+        assert app.pages.kiosk_lock.swallowed == 3  # F1, H and (Alt+)F4 are operator keys: refused
     finally:
         app.close()
 
@@ -61,13 +61,13 @@ def test_admin_chord_unlocks_and_locks_the_hud(tmp_path):
     app = kiosk_app(tmp_path)
     try:
         app.on_key(pygame.K_u, CHORD)
-        assert app.kiosk_lock.unlocked and app.hud_visible  # unlocking shows the HUD at once
+        assert app.pages.kiosk_lock.unlocked and app.pages.visible  # unlocking shows the HUD at once
         app.on_key(pygame.K_F1, 0)
-        assert not app.hud_visible
+        assert not app.pages.visible
         app.on_key(pygame.K_h, 0)
-        assert app.hud_visible
+        assert app.pages.visible
         app.on_key(pygame.K_u, CHORD)
-        assert not app.kiosk_lock.unlocked and not app.hud_visible
+        assert not app.pages.kiosk_lock.unlocked and not app.pages.visible
         assert app.running
     finally:
         app.close()
@@ -78,16 +78,16 @@ def test_unlock_file_unlocks_while_present(tmp_path):
     app = kiosk_app(tmp_path, f'kiosk.unlock_file="{unlock}"')
     try:
         app.on_key(pygame.K_F1, 0)
-        assert not app.hud_visible
+        assert not app.pages.visible
         unlock.touch()
-        app.kiosk_lock.poll(1e9)
+        app.pages.kiosk_lock.poll(1e9)
         app.on_key(pygame.K_F1, 0)
-        assert app.hud_visible
+        assert app.pages.visible
         unlock.unlink()
-        assert app.kiosk_lock.poll(2e9) and not app.kiosk_lock.unlocked
+        assert app.pages.kiosk_lock.poll(2e9) and not app.pages.kiosk_lock.unlocked
         app.care._next_schedule_s = 0.0  # let the once-a-second housekeeping run now
         app.care.after_frame()
-        assert not app.hud_visible  # the HUD goes when the file goes
+        assert not app.pages.visible  # the HUD goes when the file goes
     finally:
         app.close()
 
@@ -101,7 +101,7 @@ def test_windowed_and_headless_are_never_locked(tmp_path):
     app.setup()
     try:
         app.on_key(pygame.K_F1, 0)
-        assert app.hud_visible
+        assert app.pages.visible
     finally:
         app.close()
 

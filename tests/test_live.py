@@ -52,12 +52,12 @@ def test_preset_switch_waits_for_the_next_bar(tmp_path: Path) -> None:
         live.queue.put(c.SetTempo(120.0))  # a bar of 4 is 2 s
         live.queue.put(c.SwitchPreset("1"))
         run_frames(app, 0.05)
-        assert live.pending is not None and app.preset.name == "Club"
+        assert live.pending is not None and app.programme.preset.name == "Club"
         due_s = live.pending[0]
-        while app.preset.name == "Club" and time.perf_counter() < due_s + 1.0:
+        while app.programme.preset.name == "Club" and time.perf_counter() < due_s + 1.0:
             app.step(1 / 60)
         switched_s = time.perf_counter()
-        assert app.preset.name == "Gallery"
+        assert app.programme.preset.name == "Gallery"
         assert due_s - 0.01 <= switched_s <= due_s + 0.1  # on the bar, within a frame or so
         assert live.beat.position == pytest.approx(round(live.beat.position / 4) * 4, abs=0.3)  # at a downbeat
     finally:
@@ -70,7 +70,7 @@ def test_switches_are_immediate_without_a_tempo_or_quantising(tmp_path: Path) ->
         app.live.queue.put(c.SetTempo(60.0))
         app.live.queue.put(c.SwitchPreset("next"))
         app.step(1 / 60)
-        assert app.live.pending is None and app.preset.name != "Club"
+        assert app.live.pending is None and app.programme.preset.name != "Club"
     finally:
         app.close()
 
@@ -80,7 +80,7 @@ def test_overrides_set_and_reset_parameters_across_presets(tmp_path: Path) -> No
     try:
         q = app.live.queue
         run_frames(app, 0.1)
-        rules = app.out.params["hue_shift"] - app.preset.base("hue_shift")  # Club's rules add to hue_shift
+        rules = app.out.params["hue_shift"] - app.programme.preset.base("hue_shift")  # Club's rules add to hue_shift
         q.put(c.SetParam("hue_shift", 0.5))
         q.put(c.SetParam("zoom", 99.0))  # clamped to the range
         run_frames(app, 0.1)
@@ -140,7 +140,7 @@ def test_midi_learn_from_the_hud_page_saves_with_the_preset(tmp_path: Path) -> N
     app = make_app(tmp_path, 'tempo.quantise="off"')
     try:
         app.on_key(pygame.K_F5, 0)
-        assert app.hud_page == "midi" and "MIDI LEARN" in app.hud_lines()[0]
+        assert app.pages.page == "midi" and "MIDI LEARN" in app.hud_lines()[0]
         app.live.queue.put(c.MidiEvent("cc", 2, 21, 10))  # the performer turns a knob
         app.step(1 / 60)
         assert "cc 21" in app.hud_lines()[1]
@@ -153,7 +153,7 @@ def test_midi_learn_from_the_hud_page_saves_with_the_preset(tmp_path: Path) -> N
         run_frames(app, 0.1)
         assert app.out.params["trails"] == pytest.approx(0.95)
         app.on_key(pygame.K_F5, 0)
-        assert not app.hud_visible
+        assert not app.pages.visible
     finally:
         app.close()
     again = make_app(tmp_path, 'tempo.quantise="off"')  # the binding comes back with the preset
@@ -204,7 +204,8 @@ def test_video_out_gets_a_frame_of_its_own(tmp_path: Path) -> None:
     import numpy as np
 
     class Capture:  # stands in for VideoOut's send() only: the NDI path itself is tested in test_video_out
-        frames: list[np.ndarray] = []
+        def __init__(self) -> None:
+            self.frames: list[np.ndarray] = []
 
         def send(self, frame_rgb: np.ndarray) -> None:
             self.frames.append(frame_rgb)

@@ -3,44 +3,71 @@
 Controller threads (OSC, MIDI) only enqueue commands; `LiveControl.apply` drains the queue once a
 frame on the main thread and acts. Preset and model switches wait for the next beat or bar when
 tempo.quantise asks and a tempo is known. Every part is optional and reports clearly when it is
-unavailable; none of them can stop the show.
+unavailable; none of them can stop the show. The show is reached only through the narrow `LiveHost`
+protocol, so this module never imports the App and tests drive it with a small fake.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from installation.config import Config
 from installation.control import commands as c
-from installation.control.bindings import TARGETS, MidiBinding, describe, load_learned, sidecar_path
+from installation.control.learn_page import MidiLearnPage
 from installation.control.midi import MidiInput, MidiRouter
 from installation.control.osc import FeatureOut, OscServer
 from installation.control.sync import SyncFollower, SyncLeader
 from installation.control.tempo import Beat, TempoClock
 from installation.mapping.base import LatentState
-from installation.mapping.engine import MappingOutput
+from installation.mapping.engine import MappingOutput, PresetMapping
 from installation.mapping.names import PARAMETER_RANGES
-from installation.mapping.presets import list_presets
+from installation.mapping.presets import Preset, list_presets
 from installation.ratelimit import RateLimitedLog
 from installation.render.recorder import Recorder
 from installation.render.snapshot import save_snapshot_async
 from models.registry import BUILTINS, list_models
 
-if TYPE_CHECKING:
-    from installation.app import App
-
 log = logging.getLogger(__name__)
 
-LEARN_TARGETS = tuple(t for t in TARGETS if t not in ("preset", "model"))  # those need a name: [[midi]] or OSC
+
+class Playing(Protocol):
+    """What plays (installation/programme.py): the preset, the model, the latent walk's mapping."""
+
+    @property
+    def preset(self) -> Preset: ...
+    @property
+    def mapping(self) -> PresetMapping: ...
+    @property
+    def model_spec(self) -> str: ...  # what was asked for; model_name is what runs
+    @property
+    def model_name(self) -> str: ...
+    def switch_preset(self, spec: str) -> None: ...
+    def request_model(self, spec: str) -> None: ...  # loads in the background
+
+
+class LiveHost(Protocol):
+    """What live control needs from the show around it."""
+
+    recorder: Recorder | None  # the running recording (--record, or R / OSC started it), if any
+
+    @property
+    def out(self) -> MappingOutput | None: ...  # this frame's mapping output
+    @property
+    def features(self) -> dict[str, float]: ...
+    def screen_size(self) -> tuple[int, int]: ...
+    def report_error(self, message: str) -> None: ...  # shown in the HUD, stats, health and panel
+    def visible_picture(self) -> np.ndarray | None: ...  # the newest picture as the screen shows it
 
 
 class LiveControl:
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.config = app.config
+    def __init__(self, config: Config, host: LiveHost, playing: Playing) -> None:
+        self.host = host
+        self.playing = playing
+        self.config = config
         self.queue = c.CommandQueue()
         self.tempo = TempoClock(self.config.tempo)
         self.beat = Beat(0.0, 0.0, "none")
@@ -53,8 +80,7 @@ class LiveControl:
         self.video_out: Any = None  # installation.render.video_out.VideoOut when video_out.backend is set
         self.leader: SyncLeader | None = None
         self.follower: SyncFollower | None = None
-        self.learn_index = 0  # the HUD's MIDI learn page: which target is picked
-        self.last_midi: c.MidiEvent | None = None
+        self.learn = MidiLearnPage(self.router, lambda: self.playing.preset.path)  # the HUD's MIDI learn page
         self._tried_sync = ("", "")  # the leader's preset/model we last tried to follow
         self._errors = RateLimitedLog(log)  # a controller repeating a bad name: once a minute, not per message
 
@@ -80,7 +106,7 @@ class LiveControl:
         if cfg.video_out.backend != "off":
             from installation.render.video_out import VideoOut  # only then: the NDI runtime is large
 
-            w, h = cfg.video_out.size if cfg.video_out.size != (0, 0) else self.app.screen.get_size()
+            w, h = cfg.video_out.size if cfg.video_out.size != (0, 0) else self.host.screen_size()
             video = VideoOut(cfg.video_out.backend, cfg.video_out.name, (w, h), cfg.video_out.fps or cfg.display.fps)
             self.video_out = video if video.start() else None
 
@@ -92,37 +118,15 @@ class LiveControl:
                 except Exception as exc:  # closing one part must not keep the others open
                     log.warning("closing %s: %s", type(part).__name__, exc)
 
-    # ---------------------------------------------------------------- MIDI bindings
+    # ---------------------------------------------------------------- MIDI bindings (control/learn_page.py)
     def load_bindings(self) -> None:
-        """The preset's [[midi]] bindings, and those learned for it (<preset>.midi.json)."""
-        learned: tuple[MidiBinding, ...] = ()
-        path = sidecar_path(self.app.preset.path)
-        if path is not None and path.is_file():
-            try:
-                learned = load_learned(path)
-                log.info("MIDI: %d learned binding(s) from %s", len(learned), path.name)
-            except ValueError as exc:
-                log.error("%s; the preset's own bindings apply", exc)
-        self.router.set_bindings(self.app.preset.midi, learned)
+        self.learn.load_bindings(self.playing.preset.midi)
 
-    def _save_learned(self) -> None:
-        path = sidecar_path(self.app.preset.path)
-        if path is None:
-            return
-        try:
-            self.router.save(path)
-            log.info("MIDI: %d learned binding(s) saved to %s", len(self.router.learned), path)
-        except OSError as exc:
-            log.error("MIDI: binding learned but not saved to %s (%s); it works until the show stops", path, exc)
+    def learn_lines(self) -> list[str]:
+        return self.learn.lines()
 
-    def bind_last(self, target: str) -> None:
-        """HUD learn page: bind the control moved last to target."""
-        event = self.last_midi
-        if event is None:
-            log.info("MIDI learn: move a knob or press a pad first")
-            return
-        log.info("MIDI learn: %s", describe(self.router.bind(event, target)))
-        self._save_learned()
+    def learn_key(self, key: str) -> None:
+        self.learn.key(key)
 
     # ---------------------------------------------------------------- per frame
     def features(self, t_s: float, features: dict[str, float]) -> dict[str, float]:
@@ -144,10 +148,10 @@ class LiveControl:
             _, switch = self.pending
             self.pending = None
             self._switch_now(switch)
-        self.app.mapping.overrides = self.overrides
+        self.playing.mapping.overrides = self.overrides
 
     def _apply(self, command: c.Command, t_s: float) -> None:
-        app = self.app
+        playing = self.playing
         match command:
             case c.SwitchPreset() | c.SwitchModel():
                 self.switch(command, t_s)
@@ -160,11 +164,11 @@ class LiveControl:
                 else:
                     self.overrides.clear()
             case c.Pulse(size=size):
-                app.mapping.inject(pulse=max(0.0, min(5.0, size)))
+                playing.mapping.inject(pulse=max(0.0, min(5.0, size)))
             case c.NewKeyframe():
-                app.mapping.inject(keyframe=True)
+                playing.mapping.inject(keyframe=True)
             case c.Drag(dx=dx, dy=dy):
-                app.mapping.inject(drag=(max(-10.0, min(10.0, dx)), max(-10.0, min(10.0, dy))))
+                playing.mapping.inject(drag=(max(-10.0, min(10.0, dx)), max(-10.0, min(10.0, dy))))
             case c.Snapshot():
                 self.snapshot()
             case c.Tap(t_s=tap_s):
@@ -180,11 +184,11 @@ class LiveControl:
             case c.SetRecording(on=on):
                 self.set_recording(on)
             case c.MidiEvent():
-                self.last_midi = command
+                self.learn.last_midi = command
                 for routed in self.router.route(command):
                     self._apply(routed, t_s)
                 if self.router.unsaved:  # this event completed a MIDI learn
-                    self._save_learned()
+                    self.learn.save_learned()
             case c.MidiLearn(target=target):
                 self.router.arm(target)  # ValueError for preset/model without a name: logged by apply
                 log.info("MIDI learn: %s", f"move a knob or press a pad for {target}" if target else "cancelled")
@@ -211,7 +215,7 @@ class LiveControl:
         )
 
     def _switch_now(self, command: c.SwitchPreset | c.SwitchModel) -> None:
-        app = self.app
+        playing = self.playing
         if isinstance(command, c.SwitchModel):
             names = {e.name for e in list_models()} | set(BUILTINS)
             if command.spec not in names:  # names only: a controller never makes us open a path
@@ -221,18 +225,17 @@ class LiveControl:
                     logging.ERROR,
                 )
                 return
-            if command.spec != app.model_spec:
+            if command.spec != playing.model_spec:
                 log.info("model: switching to %s (loading in the background)", command.spec)
-                app.model_spec = command.spec
-                app.loader.request(command.spec, app.device)
+                playing.request_model(command.spec)
             return
         spec = self.resolve_preset(command.spec)
         if spec is not None:
-            app.switch_preset(spec)  # which also loads the new preset's MIDI bindings
+            playing.switch_preset(spec)  # which also loads the new preset's MIDI bindings
 
     def resolve_preset(self, spec: str) -> str | None:
         names = list_presets()
-        current = Path(self.app.preset.path).stem
+        current = Path(self.playing.preset.path).stem
         if spec in ("next", "previous"):
             if not names:
                 return None
@@ -259,21 +262,21 @@ class LiveControl:
 
     # ---------------------------------------------------------------- snapshot, recording
     def snapshot(self) -> None:
-        composed = self.app._composed
-        if composed is not None:
-            save_snapshot_async(self.app._visible_picture(composed), Path(self.config.run.snapshot_dir))
+        picture = self.host.visible_picture()
+        if picture is not None:
+            save_snapshot_async(picture, Path(self.config.run.snapshot_dir))
 
     def set_recording(self, on: bool | None) -> None:
         """Start a new timestamped recording, or finish the running one (the show never waits for either)."""
-        app = self.app
-        recording = app.recorder is not None and app.recorder.active
+        host = self.host
+        recording = host.recorder is not None and host.recorder.active
         if on is None:
             on = not recording
         if on and not recording:
             try:
                 recorder = Recorder.timestamped(
                     self.config.record.dir,
-                    app.screen.get_size(),
+                    host.screen_size(),
                     self.config.record.fps or self.config.display.fps,
                     self.config.record.max_queue,
                     self.config.record.crf,
@@ -281,30 +284,30 @@ class LiveControl:
                 recorder.start()
             except Exception as exc:  # no ffmpeg, unwritable folder, full disk: say so, show goes on
                 log.error("recording not started: %s", exc)
-                app.last_error = f"recording not started: {exc}"
+                host.report_error(f"recording not started: {exc}")
                 return
-            app.recorder = recorder
-        elif not on and app.recorder is not None:
-            app.recorder.close_async()
-            log.info("recording stopped: %s (finishing in the background)", app.recorder.path)
-            app.recorder = None
+            host.recorder = recorder
+        elif not on and host.recorder is not None:
+            host.recorder.close_async()
+            log.info("recording stopped: %s (finishing in the background)", host.recorder.path)
+            host.recorder = None
 
     # ---------------------------------------------------------------- sync
     def follow(self, t_s: float, out: MappingOutput) -> MappingOutput:
         """A follower renders the leader's picture (or its panorama neighbour) instead of its own walk."""
         if self.follower is None:
             return out
-        app = self.app
+        playing = self.playing
         state = self.follower.newest()
         if state is not None and state.bpm > 0:  # the leader's beat grid leads ours, as MIDI clock would
             self.tempo.clock_beat(state.t_received_s, state.bpm, state.position, source="sync")
         if state is not None and (state.preset, state.model) != self._tried_sync:
             self._tried_sync = (state.preset, state.model)
-            if state.preset != Path(app.preset.path).stem and state.preset in list_presets():
-                app.switch_preset(state.preset)
-            if state.model != app.model_spec and state.model != "auto":
+            if state.preset != Path(playing.preset.path).stem and state.preset in list_presets():
+                playing.switch_preset(state.preset)
+            if state.model != playing.model_spec and state.model != "auto":
                 self._switch_now(c.SwitchModel(state.model, quantised=False))
-        follow = self.follower.follow(t_s, app.mapping.z_dim)
+        follow = self.follower.follow(t_s, playing.mapping.z_dim)
         if follow is None:
             return out
         state_z = LatentState(
@@ -313,27 +316,28 @@ class LiveControl:
         return MappingOutput(state_z, follow.params, out.attract, out.gestures, out.snapshot)
 
     # ---------------------------------------------------------------- after the frame is drawn
-    def after_draw(self, t_s: float, composed_rgb: np.ndarray | None) -> None:
-        app = self.app
-        if self.video_out is not None and composed_rgb is not None:
+    def after_draw(self, t_s: float, picture: np.ndarray | None) -> None:
+        """picture: this frame's, as the screen shows it (None when none was composed)."""
+        host, playing = self.host, self.playing
+        if self.video_out is not None and picture is not None:
             # A copy (0.5 ms at 1080p): the compositor reuses its output buffer for the next frame,
             # and the video-out thread reads this one later.
-            self.video_out.send(app._visible_picture(composed_rgb).copy())
-        if self.leader is not None and app.out is not None:
+            self.video_out.send(picture.copy())
+        if self.leader is not None and host.out is not None:
             self.leader.tick(
                 t_s,
-                Path(app.preset.path).stem,
-                app.model_spec,
+                Path(playing.preset.path).stem,
+                playing.model_spec,
                 self.beat.bpm,
                 self.beat.position,
-                app.out.state.z,
-                app.out.params,
+                host.out.state.z,
+                host.out.params,
             )
         if self.feature_out is not None:
-            features = dict(app.features)
-            if app.out is not None:
-                features["touch"] = 1.0 if app.out.gestures.fingers > 0 else 0.0
-            self.feature_out.tick(t_s, features, app.preset.name, app.model_entry.name)
+            features = dict(host.features)
+            if host.out is not None:
+                features["touch"] = 1.0 if host.out.gestures.fingers > 0 else 0.0
+            self.feature_out.tick(t_s, features, playing.preset.name, playing.model_name)
 
     # ---------------------------------------------------------------- HUD and stats
     def hud_lines(self) -> list[str]:
@@ -351,29 +355,6 @@ class LiveControl:
         parts = [p.status() for p in (self.osc, self.midi, self.video_out, self.leader, self.follower) if p is not None]
         lines.extend(parts)
         return lines
-
-    def learn_lines(self) -> list[str]:
-        target = LEARN_TARGETS[self.learn_index % len(LEARN_TARGETS)]
-        last = self.router.last_control or "nothing yet: move a knob or press a pad"
-        lines = [
-            "MIDI LEARN (F5 closes): move a control, pick its target with Up/Down, Return binds",
-            f"last control: {last}",
-            f"target: > {target} <   ({self.learn_index % len(LEARN_TARGETS) + 1}/{len(LEARN_TARGETS)})",
-            f"bindings: {len(self.router.bindings)} ({len(self.router.learned)} learned, Delete clears learned)",
-        ]
-        lines.extend(describe(b) for b in self.router.bindings[-6:])
-        return lines
-
-    def learn_key(self, key: str) -> None:
-        if key == "up":
-            self.learn_index -= 1
-        elif key == "down":
-            self.learn_index += 1
-        elif key == "return":
-            self.bind_last(LEARN_TARGETS[self.learn_index % len(LEARN_TARGETS)])
-        elif key == "delete":
-            self.router.clear_learned()
-            self._save_learned()
 
     def stats(self) -> dict[str, object]:
         b = self.beat
