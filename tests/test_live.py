@@ -13,6 +13,7 @@ from installation.app import App
 from installation.config import load_config
 from installation.control import commands as c
 from installation.control.bindings import load_learned
+from tests.runner import wait_for
 
 
 def make_app(tmp_path: Path, *extra: str) -> App:
@@ -37,7 +38,18 @@ def make_app(tmp_path: Path, *extra: str) -> App:
     return app
 
 
+def step_until(app: App, predicate, timeout_s: float = 10.0) -> bool:
+    """Run the show's loop until predicate() holds (True) or timeout_s passed (False)."""
+
+    def stepped() -> bool:
+        app.step(1 / 60)
+        return bool(predicate())
+
+    return wait_for(stepped, timeout_s)
+
+
 def run_frames(app: App, seconds: float) -> None:
+    """Run the loop for a while, where the test is about what holds after that time (taps, crossfades)."""
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         app.step(1 / 60)
@@ -83,16 +95,15 @@ def test_overrides_set_and_reset_parameters_across_presets(tmp_path: Path) -> No
         rules = app.out.params["hue_shift"] - app.programme.preset.base("hue_shift")  # Club's rules add to hue_shift
         q.put(c.SetParam("hue_shift", 0.5))
         q.put(c.SetParam("zoom", 99.0))  # clamped to the range
-        run_frames(app, 0.1)
+        assert step_until(app, lambda: app.out.params["zoom"] == 3.0)
         assert app.out.params["hue_shift"] == pytest.approx(0.5 + rules, abs=0.01)  # the base moved, rules still add
-        assert app.out.params["zoom"] == 3.0
         q.put(c.SetParam("hue_shift", 0.75))
         q.put(c.SwitchPreset("1"))
         run_frames(app, 3.3)  # after the crossfade (3 s), the performer's value still holds
         assert app.out.params["hue_shift"] == pytest.approx(0.75, abs=0.01)
         q.put(c.ResetParam(""))
-        run_frames(app, 0.1)
-        assert app.out.params["hue_shift"] == 0.0 and app.out.params["zoom"] == 1.0
+        assert step_until(app, lambda: app.out.params["zoom"] == 1.0)
+        assert app.out.params["hue_shift"] == 0.0
     finally:
         app.close()
 
@@ -150,8 +161,7 @@ def test_midi_learn_from_the_hud_page_saves_with_the_preset(tmp_path: Path) -> N
         saved = load_learned(tmp_path / "mine.midi.json")
         assert [(b.kind, b.number, b.channel, b.target) for b in saved] == [("cc", 21, 2, "trails")]
         app.live.queue.put(c.MidiEvent("cc", 2, 21, 127))
-        run_frames(app, 0.1)
-        assert app.out.params["trails"] == pytest.approx(0.95)
+        assert step_until(app, lambda: app.out.params["trails"] == pytest.approx(0.95))
         app.on_key(pygame.K_F5, 0)
         assert not app.pages.visible
     finally:
@@ -159,8 +169,7 @@ def test_midi_learn_from_the_hud_page_saves_with_the_preset(tmp_path: Path) -> N
     again = make_app(tmp_path, 'tempo.quantise="off"')  # the binding comes back with the preset
     try:
         again.live.queue.put(c.MidiEvent("cc", 2, 21, 0))
-        run_frames(again, 0.1)
-        assert again.live.overrides["trails"] == 0.0
+        assert step_until(again, lambda: again.live.overrides.get("trails") == 0.0)
     finally:
         again.close()
 
@@ -182,9 +191,8 @@ def test_wekinator_outputs_drive_their_parameters(tmp_path: Path) -> None:
     app = make_app(tmp_path, 'osc.wekinator_outputs=["zoom", "grain"]')
     try:
         app.live.queue.put(c.WekinatorOutputs((0.5, 2.0)))  # 0..1 onto each range; out of range is clamped
-        run_frames(app, 0.1)
+        assert step_until(app, lambda: app.out.params["zoom"] == pytest.approx(2.0))
         assert app.live.overrides == {"zoom": 2.0, "grain": 0.3}
-        assert app.out.params["zoom"] == pytest.approx(2.0)
     finally:
         app.close()
 
