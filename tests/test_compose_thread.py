@@ -113,3 +113,23 @@ def test_close_joins_the_compose_thread_and_an_idle_thread_ends(monkeypatch):
     assert second is not None and second is not first
     pic.close()
     assert not second.is_alive()
+
+
+def test_the_threaded_frame_is_the_inline_frame_pixel_for_pixel(monkeypatch):
+    """The hand-over (ring buffers, the renderer's buffer swap) changes no pixel."""
+    monkeypatch.setattr(picture_module, "latch_timeout_s", lambda *args: 0.0)  # every compose on the thread
+    effects = EffectsPreset()
+    threaded, inline = Picture(SIZE, "cover", 90), Picture(SIZE, "cover", 90, threaded=False)
+    try:
+        for i, value in enumerate((1.0, -1.0, 0.5, 1.0)):
+            t_s = 0.02 * i
+            for pic in (threaded, inline):
+                pic.add_result(field_result(value, i + 1, z_scale=float(i)), t_s)
+            expected = inline.compose(t_s, {"wetness": 0.6}, effects).copy()
+            threaded._jobs.put(picture_module.ComposeJob(t_s, (("wetness", 0.6),), effects, 100 + i))
+            threaded._ensure_thread()
+            assert wait_for(lambda n=i: threaded.composed_frames >= n + 1, 5.0)
+            frame, _ = threaded._composed.get()
+            assert frame is not None and np.array_equal(frame.frame, expected), i
+    finally:
+        threaded.close()
