@@ -384,6 +384,8 @@ class App:
             self.programme.close()  # directions thread, mirror, worker, model loader
         if hasattr(self, "senses"):
             self.senses.close()
+        if hasattr(self, "compositor"):
+            self.compositor.close()  # the Picture's compose thread
         if self.recorder is not None:
             self.recorder.close()
         if self.stats is not None:

@@ -47,6 +47,8 @@ class FrameIntake:
 
     def exchange(self, worker: GeneratorWorker, z: np.ndarray, picture: Picture, t_input_s: float) -> None:
         """Submit this frame's latent, take the newest finished frame into the compositor."""
+        if not picture.wants_render():  # the compose thread is behind: a render now would be thrown away
+            return
         self.stamp += 1
         worker.submit(RenderRequest(z, picture.work_size, self.config.display.fit, t_input_s, self.stamp))
         result, self._seen = self._newest_result(worker)

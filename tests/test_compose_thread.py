@@ -133,3 +133,31 @@ def test_the_threaded_frame_is_the_inline_frame_pixel_for_pixel(monkeypatch):
             assert frame is not None and np.array_equal(frame.frame, expected), i
     finally:
         threaded.close()
+
+
+def test_no_render_is_wanted_while_the_compose_thread_has_not_taken_the_last_one(picture, monkeypatch):
+    """Uncapped, the generator rendered ~3 requests per picture composed; the rest were overwritten
+    unseen, on CPU the compose thread needed."""
+    monkeypatch.setattr(picture_module, "latch_timeout_s", lambda *args: 0.0)
+    gate, entered = threading.Event(), threading.Event()
+    compose = picture.core.compose
+
+    def slow(*args, **kwargs):
+        entered.set()
+        assert gate.wait(10.0)
+        return compose(*args, **kwargs)
+
+    picture.add_result(field_result(1.0, 1), 0.0)
+    assert picture.compose(0.0, {}, EffectsPreset()) is not None
+    assert picture.wants_render()
+    monkeypatch.setattr(picture.core, "compose", slow)
+    try:
+        picture.compose(0.01, {}, EffectsPreset())  # the thread is now stuck composing
+        assert entered.wait(5.0)
+        picture.add_result(field_result(-1.0, 2), 0.02)
+        assert not picture.wants_render()
+    finally:
+        gate.set()
+    picture.compose(0.03, {}, EffectsPreset())
+    assert wait_for(picture.wants_render, 5.0)
+    assert Picture(SIZE, threaded=False).wants_render()

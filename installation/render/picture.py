@@ -152,6 +152,12 @@ class Picture:
         self._incoming.put(Incoming(t_s, 0.0, result=result))  # the core weighs the latent jump itself
         self._compose_inline_if_unthreaded()
 
+    def wants_render(self) -> bool:
+        """False while the compose thread has not yet taken in the last picture handed over: another
+        render now would only be overwritten unseen, and on two cores it takes the compose thread's CPU.
+        Always True when composing inline (the show at 60 Hz, the synchronous loop)."""
+        return self._incoming.get()[1] <= self._applied
+
     def compose(self, t_s: float, params: dict[str, float], effects: EffectsPreset) -> np.ndarray | None:
         """The newest composed frame for time t_s (a ring buffer: valid until the next call)."""
         now_s = time.perf_counter()
