@@ -193,7 +193,7 @@ def run_loop(
         run.seconds = time.perf_counter() - t0
     finally:
         app.close()
-        app.compositor.close()  # the App (installation/app.py) does not close its Picture's compose thread yet
+        app.compositor.close()  # App.close does too; a harness-made App may have failed before it could
     return run
 
 
