@@ -11,6 +11,7 @@ import torch
 
 from installation.slot import LatestSlot
 from models.field import field_info
+from models.protocol import latent_size
 from models.registry import ModelEntry, default_model_name, list_models, load_generator
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def find_encoder(model: torch.nn.Module, device: torch.device) -> torch.nn.Modul
         except Exception as exc:
             log.warning("encoder %s unusable: %s", entry.name, exc)
             continue
-        if int(candidate.z_dim) == int(model.z_dim) and (field_info(candidate) is None) == (field_info(model) is None):
+        if candidate.z_dim == latent_size(model) and (field_info(candidate) is None) == (field_info(model) is None):
             return candidate
     return None
 
@@ -76,6 +77,7 @@ class ModelLoader:
         reported and nothing is swapped, instead of falling back to the built-in model."""
 
         def work() -> None:
+            model: torch.nn.Module
             if keep_on_failure:
                 try:
                     model, entry = load_generator(default_model_name() if spec == "auto" else spec, device)

@@ -20,6 +20,7 @@ import statistics
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -41,8 +42,9 @@ class SuperResolver:
         self, net: torch.nn.Module, budget_ms: float = BUDGET_MS, source: str = "", warmup_s: float = WARMUP_S
     ) -> None:
         self.net = net.eval()
-        self.scale = int(net.scale)
-        self.channels = int(net.img_channels)
+        scale: Any = net.scale  # plain ints on a SuperRes (torch types module attributes as Tensor | Module)
+        channels: Any = net.img_channels
+        self.scale, self.channels = int(scale), int(channels)
         self.budget_ms = budget_ms
         self.warmup_s = warmup_s
         self._t_first_s: float | None = None  # perf_counter of the first enlarged frame
