@@ -39,12 +39,16 @@ show_log = logging.getLogger("reverie.show")  # the child's own lines, passed th
 
 EXIT_CONFIG = 2
 
-# The show's environment unless the operator set these. glibc gives each thread that allocates its own
-# heap arena (up to 8 per core) and keeps what is freed there: every model swap loads on a new thread
-# and the principal directions are found on another, so each swap left tens of MB of freed but
-# retained heap behind (the chaos soak saw one show grow 674 -> 722 MB at one swap; malloc_trim gave
-# 146 MB back in-process). Two arenas: RSS of a show after 8 swaps 388 MB instead of 487-607.
-SHOW_ENV_DEFAULTS = {"MALLOC_ARENA_MAX": "2"}
+# The show's environment unless the operator set these: glibc's heap kept what model swaps freed.
+# Each swap loads on a new thread and finds the principal directions on another (a batch of 96
+# pictures: allocations of 6-50 MB). glibc gives each allocating thread its own arena (up to 8 per
+# core), and after such a block is freed it raises its mmap threshold, so the next ones come from
+# the heap and stay there: a show stepped up by 16-50 MB at a swap in the chaos soak, and in-process
+# malloc_trim gave 140 MB back. Two arenas and a fixed 4 MiB mmap threshold (big blocks go back to
+# the OS when freed; per-frame buffers stay below it): in-process, 6 corrupt-and-restore swaps keep
+# RSS at 335-337 MB (malloc_trim then finds 3 MB) instead of 495-537 MB, same fps, and a 1080p show
+# uses 138 % CPU instead of 136 % (1 MiB: 144 %).
+SHOW_ENV_DEFAULTS = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(4 * 2**20)}
 MAIN_PY = Path(__file__).resolve().parent.parent / "main.py"
 TERM_WAIT_S = 10.0  # after passing SIGTERM on: time for the show to save its state
 

@@ -163,15 +163,17 @@ def test_clean_exit_and_config_error_end_the_supervisor():
     assert Supervisor([sys.executable, "-c", "import sys; sys.exit(2)"], SupervisorConfig()).run() == 2
 
 
-def test_the_show_gets_two_malloc_arenas_unless_the_operator_chose(tmp_path):
-    """Fewer glibc arenas keep freed model-swap memory from piling up in per-thread heaps."""
-    seen = tmp_path / "arenas.txt"
-    child = [sys.executable, "-c", f"import os; open({str(seen)!r}, 'w').write(os.environ.get('MALLOC_ARENA_MAX', ''))"]
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+def test_the_show_gets_the_heap_settings_unless_the_operator_chose(tmp_path):
+    """Two glibc arenas and a fixed mmap threshold keep freed model-swap memory from piling up."""
+    seen = tmp_path / "heap.txt"
+    names = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_")
+    code = f"import os; open({str(seen)!r}, 'w').write(' '.join(os.environ.get(n, '-') for n in {names!r}))"
+    child = [sys.executable, "-c", code]
+    env = {k: v for k, v in os.environ.items() if k not in names}
     assert Supervisor(child, SupervisorConfig(), env=env).run() == 0
-    assert seen.read_text() == "2"
+    assert seen.read_text() == f"2 {4 * 2**20}"
     assert Supervisor(child, SupervisorConfig(), env={**env, "MALLOC_ARENA_MAX": "4"}).run() == 0
-    assert seen.read_text() == "4"
+    assert seen.read_text() == f"4 {4 * 2**20}"
 
 
 def test_a_show_that_never_beats_is_killed_after_startup_s():
