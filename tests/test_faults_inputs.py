@@ -20,7 +20,7 @@ from installation.app import App
 from installation.chaos.servers import NetworkCamera
 from installation.config import load_config
 from installation.testmedia import write_video
-from tests.runner import app_env, main_cmd, read_stats, read_stderr, stderr_file
+from tests.runner import app_env, main_cmd, read_stats, stderr_file, wait_for
 from tests.system import require_tools, start_pulseaudio
 
 
@@ -98,16 +98,13 @@ def test_microphone_server_dies_and_returns(tmp_path):
             stderr=stderr_file(tmp_path / "show.stderr"),
             text=True,
         )
-        proc.stderr_path = tmp_path / "show.stderr"
 
         def mic_state() -> str:
             rows = read_stats(stats)
             return rows[-1]["sources"]["microphone"]["state"] if rows else ""
 
         def wait(state: str, timeout_s: float = 30.0) -> None:
-            end = time.monotonic() + timeout_s
-            while mic_state() != state and time.monotonic() < end and proc.poll() is None:
-                time.sleep(0.1)
+            wait_for(lambda: mic_state() == state or proc.poll() is not None, timeout_s, interval_s=0.1)
             assert mic_state() == state, f"microphone never became {state}"
 
         try:
@@ -127,7 +124,7 @@ def test_microphone_server_dies_and_returns(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    log = read_stderr(proc)
+    log = (tmp_path / "show.stderr").read_text(errors="replace")
     assert proc.returncode == 0, log[-3000:]
     mic_warnings = [line for line in log.splitlines() if "WARNING" in line and "microphone" in line]
     assert len(mic_warnings) == 1, log
