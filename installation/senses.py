@@ -6,7 +6,9 @@ Two analysis threads do the work, never the audio callback and never the display
 - "senses-hearing" wakes on each audio block the microphone delivers (~6 ms; at the latest every
   two hops), reads the microphone ring and runs the AudioAnalyser once per 256-sample hop it has
   not analysed yet.
-Each publishes an immutable result into a LatestSlot; read() merges the two newest results.
+Each publishes an immutable result into a LatestSlot; read() merges the two newest results. Hearing
+publishes ~172 hops/s for a ~60 Hz reader, so its outbox keeps `loudness_db` at the loudest hop since
+the reader's last read: a click between two reads is seen, and a sound that stops shows at once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,6 +50,32 @@ class SenseSnapshot:
     t_s: float  # time.perf_counter() when the snapshot was taken
 
 
+class AudioOutbox:
+    """The hearing thread's side of the audio slot: `loudness_db` is the loudest hop published since
+    the reader last took a result (a peak-hold over a fixed time would delay every fall by its length)."""
+
+    def __init__(self, slot: LatestSlot[AudioResult]) -> None:
+        self.slot = slot
+        self._lock = threading.Lock()
+        self._unread_peak_db: float | None = None  # None: the reader has taken the newest result
+
+    def publish(self, result: AudioResult) -> None:
+        with self._lock:
+            peak_db = self._unread_peak_db
+            if peak_db is not None and peak_db > result.features["loudness_db"]:
+                result = replace(result, features={**result.features, "loudness_db": peak_db})
+            self._unread_peak_db = result.features["loudness_db"]
+            self.slot.put(result)
+
+    def take(self) -> AudioResult:
+        """The newest result; the next publish starts a new peak."""
+        with self._lock:
+            self._unread_peak_db = None
+            result, _ = self.slot.get()
+        assert result is not None  # Senses puts one before any reader can read
+        return result
+
+
 # Features that claim a person is there; zero while the camera is a synthetic stand-in.
 PEOPLE_FEATURES = ("presence", "occupied", "faces", "face_x", "face_y", "face_size", "smile")
 
@@ -64,6 +92,7 @@ class Senses:
         self._audio: LatestSlot[AudioResult] = LatestSlot()
         self._video.put(self._video_analyser.blank())
         self._audio.put(self._audio_analyser.update(np.zeros(self._audio_analyser.window, np.float32), 0.0))
+        self._audio_outbox = AudioOutbox(self._audio)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._cpu_lock = threading.Lock()
@@ -85,8 +114,8 @@ class Senses:
         Called once per display frame: two slot reads and a dict merge, no DSP.
         """
         video, _ = self._video.get()
-        audio, _ = self._audio.get()
-        assert video is not None and audio is not None  # put in __init__
+        audio = self._take_audio()
+        assert video is not None  # put in __init__
         features = {**video.features, **audio.features}
         if self.camera.status().state != "live":
             # Synthetic stand-in frames keep motion calm but alive; they must not pretend someone is there.
@@ -95,6 +124,14 @@ class Senses:
             ahead_s = min(MAX_PHASE_EXTRAPOLATION_S, max(0.0, time.perf_counter() - audio.t_s))
             features["beat_phase"] = (features["beat_phase"] + ahead_s / audio.beat_period_s) % 1.0
         return features
+
+    def _outbox(self) -> AudioOutbox:
+        if self._audio_outbox.slot is not self._audio:  # the slot was swapped (the bench records through its own)
+            self._audio_outbox = AudioOutbox(self._audio)
+        return self._audio_outbox
+
+    def _take_audio(self) -> AudioResult:
+        return self._outbox().take()
 
     def snapshot(self) -> SenseSnapshot:
         """Features plus the arrays effects need (mask, faces, chroma, the small camera frame)."""
@@ -186,7 +223,7 @@ class Senses:
                 for k in range(hops):
                     back = max(0, round(pending) - (k + 1) * hop)  # samples after this hop's end
                     end = block.shape[0] - back
-                    self._audio.put(analyser.update(block[end - window : end], newest_t_s - back / rate))
+                    self._outbox().publish(analyser.update(block[end - window : end], newest_t_s - back / rate))
                 done_t_s += hops * hop / rate
                 self._add_cpu("hearing", time.thread_time() - cpu0_s)
         except Exception:  # a crash here would leave the show deaf silently; say why instead

@@ -7,7 +7,7 @@ compose finished, and which generator frame each presented frame shows. For each
 `breakdown` then splits the step-to-photon latency into consecutive stages that add up to it:
 
   capture   the step -> the newest sample/frame time of the first block/frame holding it
-  analysis  -> that analysis result published with the feature across the step (peak-hold included)
+  analysis  -> that analysis result published with the feature across the step (for loudness: the loudest hop since the last read)
   mapping   -> the first render request built after it submitted (the main loop's read, the mapping)
   slot      -> the worker began the render that is shown (requests overwritten meanwhile included)
   render    -> the render finished

@@ -15,8 +15,8 @@ from installation.features import audio, chroma, onset, spectrum, tempo
 from installation.features.smoothing import AttackRelease, AutoGain, Ema
 
 HOP_S = 0.0058  # ~256 samples at 44.1 kHz: a sound is analysed within ~6 ms of arriving (issue #12)
-PEAK_HOLD_S = 1 / 60  # loudness_db: the loudest hop of the newest ~17 ms, so a 60 Hz reader misses no spike
 GATE_DB = -60.0  # quieter than this is an empty room: normalised features read 0
+HOLD_S = 1 / 60  # the onset gate's and smoothed loudness's level: the loudest hop of the newest ~17 ms
 CHROMA_EVERY = 8  # hops between chroma updates (~21 Hz is plenty for harmony)
 CHROMA_S = 0.186  # chroma's spectrum window: 5.4 Hz bins resolve semitones from ~100 Hz up
 
@@ -46,9 +46,12 @@ class AudioAnalyser:
         self.n_onset = 4 * self.hop  # ~23 ms spectrum for onsets: a hit shows in the flux within it
         self.n_chroma = self.hop * 2 ** round(math.log2(CHROMA_S * samplerate / self.hop))  # 8192 at 44.1 kHz
         self.window = self.n_chroma  # samples update() needs, newest last
-        # Loudness from the newest hop alone (a long average delays a step by its length), held at its
-        # peak over PEAK_HOLD_S: the levels of the newest few hops, max taken.
-        self._hop_levels_db = np.full(max(1, math.ceil(PEAK_HOLD_S / self.hop_s - 1e-6)), audio.SILENCE_DB)
+        # loudness_db is the newest hop alone: a long average (or a held peak) delays a step by its
+        # length, and a reader slower than the hops misses no spike because Senses keeps the loudest
+        # hop published since the reader's last read (AudioOutbox). The onset gate and the smoothed
+        # `loudness` use the peak of the hops in HOLD_S: a 6 ms hop is shorter than one period of a
+        # low note, and a click's onset is only confirmed a hop after the click.
+        self._hop_levels_db = np.full(max(1, math.ceil(HOLD_S / self.hop_s - 1e-6)), audio.SILENCE_DB)
         self._mel = spectrum.mel_filterbank(self.n_onset, samplerate)
         self._onsets = onset.OnsetDetector(self.hop_s)
         # A hit moves the flux most as it reaches the middle of the spectrum window: ~23 ms late.
@@ -75,7 +78,8 @@ class AudioAnalyser:
         """Analyse one hop. samples: (self.window,) mono float32, the newest last; t_s: its time."""
         dt_s = self.hop_s
         self._hops += 1
-        self._hop_levels_db[self._hops % self._hop_levels_db.shape[0]] = audio.dbfs(audio.rms(samples[-self.hop :]))
+        hop_db = audio.dbfs(audio.rms(samples[-self.hop :]))
+        self._hop_levels_db[self._hops % self._hop_levels_db.shape[0]] = hop_db
         level_db = float(self._hop_levels_db.max())
         power = spectrum.power_spectrum(samples[-self.n_fft :])
         bands_db = spectrum.band_levels_db(power, self.samplerate)
@@ -96,7 +100,7 @@ class AudioAnalyser:
         beats = self.beats
         features = {
             "loudness": self._smooth["loudness"].update(norm["loudness"], dt_s),
-            "loudness_db": level_db,
+            "loudness_db": hop_db,
             "band_low": self._smooth["band_low"].update(norm["band_low"], dt_s),
             "band_mid": self._smooth["band_mid"].update(norm["band_mid"], dt_s),
             "band_high": self._smooth["band_high"].update(norm["band_high"], dt_s),
