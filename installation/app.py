@@ -26,6 +26,7 @@ from installation.intake import FrameIntake
 from installation.kiosk import grab_input, prepare_kiosk_env
 from installation.mapping.engine import MappingOutput
 from installation.mapping.presets import list_presets, load_preset
+from installation.pacing import FramePacer
 from installation.pages import Pages
 from installation.programme import Programme, mirror_frame
 from installation.render.display import open_display
@@ -100,6 +101,7 @@ class App:
         self.worker.start()
         self.senses = Senses(c.camera, c.microphone)
         self.senses.start()
+        self.pacer = FramePacer(self.senses.wait_sound_jump if c.display.wake_on_sound else None)
         self.programme.apply_preset_extras()
         self.live = LiveControl(c, self, self.programme)
         self.live.start()
@@ -348,11 +350,10 @@ class App:
         previous = {s: signal.signal(s, lambda *_: self.stop("signal")) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.setup()
-            clock = pygame.time.Clock()
             end_s = self.telemetry.t_start_s + self.config.run.seconds if self.config.run.seconds > 0 else float("inf")
             while self.running:
                 assert self.care is not None
-                self.step(clock.tick(self.care.target_fps()) / 1000.0)
+                self.step(self.pacer.wait(self.care.target_fps()))
                 if time.perf_counter() >= end_s:
                     self.stop(f"ran for {self.config.run.seconds:g} s")
             return self.exit_code

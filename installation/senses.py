@@ -25,6 +25,7 @@ from installation.config import CameraConfig, MicrophoneConfig
 from installation.features.faces import Face
 from installation.features.listen import AudioAnalyser, AudioResult, Calibration
 from installation.features.look import VideoAnalyser, VideoResult
+from installation.features.onset import GATE_DB
 from installation.slot import LatestSlot
 from installation.sources.base import SourceStatus
 from installation.sources.camera import CameraSource
@@ -38,6 +39,7 @@ FRAME_WAIT_S = 0.1  # how long the vision thread blocks before checking its stop
 OFF_POLL_S = 0.2  # a source that is off is checked this often
 MAX_PHASE_EXTRAPOLATION_S = 0.1  # read() advances beat_phase at most this far past the analysis
 JOIN_TIMEOUT_S = 2.0
+JUMP_DB = 6.0  # a hop this far from the level last read starts the next frame early (pacing.py)
 
 
 @dataclass(frozen=True)
@@ -52,27 +54,43 @@ class SenseSnapshot:
 
 class AudioOutbox:
     """The hearing thread's side of the audio slot: `loudness_db` is the loudest hop published since
-    the reader last took a result (a peak-hold over a fixed time would delay every fall by its length)."""
+    the reader last took a result when the reader has not seen that level (a click between two reads);
+    a peak-hold over a fixed time would delay every fall by its length. Also signals jumps (pacing.py)."""
 
     def __init__(self, slot: LatestSlot[AudioResult]) -> None:
         self.slot = slot
+        self.jumped = threading.Event()  # set when a hop differs from what the reader last took (pacing.py)
         self._lock = threading.Lock()
         self._unread_peak_db: float | None = None  # None: the reader has taken the newest result
+        self._taken: tuple[float, float] | None = None  # (loudness_db, onset_count) the reader last took
 
     def publish(self, result: AudioResult) -> None:
         with self._lock:
             peak_db = self._unread_peak_db
-            if peak_db is not None and peak_db > result.features["loudness_db"]:
+            # Only a peak the reader has not seen is kept: a click between two reads. A sustained
+            # sound that stops is not held at its last hop, so its end shows at the next read.
+            unseen = self._taken is None or (peak_db is not None and peak_db >= self._taken[0] + JUMP_DB)
+            if peak_db is not None and peak_db > result.features["loudness_db"] and unseen:
                 result = replace(result, features={**result.features, "loudness_db": peak_db})
             self._unread_peak_db = result.features["loudness_db"]
             self.slot.put(result)
+            if self._taken is not None and self._is_jump(result.features, *self._taken):
+                self.jumped.set()
+
+    @staticmethod
+    def _is_jump(features: dict[str, float], taken_db: float, taken_onsets: float) -> bool:
+        level_db = features["loudness_db"]
+        loud_enough = max(level_db, taken_db) > GATE_DB  # not the noise floor wandering
+        return features["onset_count"] > taken_onsets or (loud_enough and abs(level_db - taken_db) >= JUMP_DB)
 
     def take(self) -> AudioResult:
         """The newest result; the next publish starts a new peak."""
         with self._lock:
             self._unread_peak_db = None
             result, _ = self.slot.get()
-        assert result is not None  # Senses puts one before any reader can read
+            assert result is not None  # Senses puts one before any reader can read
+            self._taken = (result.features["loudness_db"], result.features["onset_count"])
+            self.jumped.clear()
         return result
 
 
@@ -132,6 +150,14 @@ class Senses:
 
     def _take_audio(self) -> AudioResult:
         return self._outbox().take()
+
+    def wait_sound_jump(self, timeout_s: float) -> bool:
+        """Block up to timeout_s for an onset or a level jump since the last read; True if one came."""
+        jumped = self._outbox().jumped
+        if jumped.wait(timeout_s):
+            jumped.clear()  # one early frame per jump, even if this frame does not read the senses
+            return True
+        return False
 
     def snapshot(self) -> SenseSnapshot:
         """Features plus the arrays effects need (mask, faces, chroma, the small camera frame)."""

@@ -220,13 +220,12 @@ def run_soak(
             if app is None:
                 app = build_app(workdir, video, wav, fps, size)
                 app.setup()
-                clock = pygame.time.Clock()
             try:
                 assert app.care is not None
                 t_s = time.monotonic() - t0
                 for event in storms.events(t_s):
                     pygame.event.post(event)
-                app.step(clock.tick(app.care.target_fps()) / 1000.0)
+                app.step(app.pacer.wait(app.care.target_fps()))
                 frames += 1
                 if t_s >= next_sample_s:
                     next_sample_s += sample_s

@@ -88,11 +88,10 @@ def test_analyser_bands_loudness_and_chroma_on_a_held_low_note():
     results = analyse(sine(110.0, seconds=2.0, amplitude=0.5))  # A2
     f = results[-1].features
     assert f["band_low"] > 0.8 and f["band_mid"] < 0.2 and f["band_high"] < 0.2
-    # loudness_db is one ~6 ms RMS window, shorter than one period of 110 Hz; a 60 Hz reader gets the
-    # loudest of the ~3 hops since its last read (senses.AudioOutbox): a little above the true -9.0
-    # dBFS of a steady low note (a peak meter's way), never below
-    read_db = max(r.features["loudness_db"] for r in results[-3:])
-    assert f["loudness"] > 0.8 and -9.1 < read_db < -8.0
+    # loudness_db is one ~6 ms RMS window, shorter than one period of 110 Hz: hop by hop it wanders
+    # within ~1 dB of the true -9.0 dBFS of a steady low note (the smoothed `loudness` does not)
+    levels_db = [r.features["loudness_db"] for r in results[-60:]]
+    assert f["loudness"] > 0.8 and -10.5 < min(levels_db) and max(levels_db) < -8.0
     assert int(np.argmax(results[-1].chroma)) == 9 and f["chroma_9"] == pytest.approx(1.0, abs=0.05)
     assert f["spectral_centroid"] == pytest.approx(spectrum.centroid_unit(110.0), abs=0.03)
 

@@ -96,6 +96,7 @@ def make_app(overrides: list[str], synchronous: bool) -> App:
         inline.accel = old.accel
         app.worker = inline
         app.compositor.run_inline()  # and compose on the main thread too: generate, compose, present in turn
+        app.pacer.wake = None  # and read its inputs on a fixed tick: a frame never starts early for a sound
     return app
 
 
@@ -107,11 +108,11 @@ def thumbnail(screen: pygame.Surface) -> np.ndarray:
         del view
 
 
-def step(app: App, clock: pygame.time.Clock) -> None:
+def step(app: App) -> None:
     """One iteration exactly as App.run paces it (the caretaker may lower the rate when closed)."""
     care = getattr(app, "care", None)
     fps = care.target_fps() if care is not None else app.config.display.fps
-    dt_s = clock.tick(fps) / 1000.0
+    dt_s = app.pacer.wait(fps)
     if hasattr(app, "step"):
         app.step(dt_s)
     else:
@@ -154,9 +155,8 @@ def run_loop(
         if timeline is not None:
             slot, feature = ("_video", "brightness") if isinstance(step_mic, StepCamera) else ("_audio", "loudness_db")
             attach(app, timeline, slot, feature)
-        clock = pygame.time.Clock()
         for i in range(10):  # warm-up: first-touch allocations, caches, the worker's first renders
-            step(app, clock)
+            step(app)
             if i == 2:
                 app.worker.accel.settle()  # the CPU trace is built in the background: measure after it
                 settle_background(app)
@@ -171,7 +171,7 @@ def run_loop(
         next_rss_s = t0
         end_s = t0 + seconds
         while app.running and time.perf_counter() < end_s:
-            step(app, clock)
+            step(app)
             now = time.perf_counter()
             run.frame_times_s.append(now)
             if step_mic is not None:
