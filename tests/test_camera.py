@@ -7,7 +7,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +15,9 @@ import pytest
 from installation.sources.base import VideoFrame
 from installation.sources.camera import CameraSource
 from tests.media import write_test_video
+from tests.runner import wait_for
 
 LOGGER = "installation.sources.camera"
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:
-    deadline_s = time.monotonic() + timeout_s
-    while time.monotonic() < deadline_s:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def collect_frames(source: CameraSource, seconds: float) -> list[VideoFrame]:
