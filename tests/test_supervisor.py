@@ -13,7 +13,7 @@ from pathlib import Path
 from installation.config import SupervisorConfig
 from installation.mapping.walk import LatentWalk
 from installation.supervisor import Supervisor
-from tests.runner import ROOT, app_env, main_cmd
+from tests.runner import ROOT, app_env, main_cmd, wait_until
 
 BACK_WITHIN_S = 5.0
 
@@ -23,18 +23,6 @@ def read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def wait_for(predicate, timeout_s: float, what: str, proc: subprocess.Popen | None = None):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what}: supervisor exited with {proc.returncode}")
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {timeout_s} s")
 
 
 def start_supervised(log_dir: Path, *extra: str) -> subprocess.Popen[str]:
@@ -88,16 +76,16 @@ def test_kill_9_show_is_back_within_5_s_and_continues_its_latent_walk(tmp_path):
     log_dir = tmp_path / "state"
     proc = start_supervised(log_dir)
     try:
-        first = wait_for(lambda: child_pid(log_dir), 90, "first show up", proc)
+        first = wait_until(lambda: child_pid(log_dir), 90, "first show up", proc)
         # Wait until the walk has moved past its first keyframes, so a fresh start would look different.
-        z_dim = wait_for(
+        z_dim = wait_until(
             lambda: (read_json(log_dir / "state.json") or {}).get("latent", {}).get("walk", {}).get("z_dim"),
             30,
             "first state save",
             proc,
         )
         fresh = LatentWalk(z_dim, seed=1).export_state()  # where a show that started over would be
-        wait_for(
+        wait_until(
             lambda: (
                 (read_json(log_dir / "state.json") or {}).get("latent", {}).get("walk", {}).get("k0")
                 not in (None, fresh["k0"], fresh["k1"])
@@ -107,16 +95,16 @@ def test_kill_9_show_is_back_within_5_s_and_continues_its_latent_walk(tmp_path):
             proc,
         )
         # The replacement is a warm standby that has already imported torch (minutes of CPU on a busy PC).
-        wait_for(lambda: "warm standby ready" in (log_dir / "reverie.log").read_text(), 120, "standby ready", proc)
+        wait_until(lambda: "warm standby ready" in (log_dir / "reverie.log").read_text(), 120, "standby ready", proc)
         saved = read_json(log_dir / "state.json") or {}
         os.kill(first, signal.SIGKILL)
         t_kill = time.monotonic()
-        second = wait_for(lambda: (pid := child_pid(log_dir)) != first and pid, 60, "show back", proc)
+        second = wait_until(lambda: (pid := child_pid(log_dir)) != first and pid, 60, "show back", proc)
         back_s = time.monotonic() - t_kill
         assert second != first
         assert back_s < BACK_WITHIN_S, f"the show took {back_s:.1f} s to come back (presenting frames)"
         t_back_wall = time.time()
-        wait_for(lambda: (log_dir / "state.json").stat().st_mtime > t_back_wall, 10, "the new show saved", proc)
+        wait_until(lambda: (log_dir / "state.json").stat().st_mtime > t_back_wall, 10, "the new show saved", proc)
         now = read_json(log_dir / "state.json") or {}
         assert now["latent"]["walk"]["k0"] in (saved["latent"]["walk"]["k0"], saved["latent"]["walk"]["k1"]), (
             "the walk started over"
@@ -135,11 +123,11 @@ def test_stopped_show_counts_as_hung_and_is_restarted(tmp_path):
     log_dir = tmp_path / "state"
     proc = start_supervised(log_dir)
     try:
-        first = wait_for(lambda: child_pid(log_dir), 90, "first show up", proc)
+        first = wait_until(lambda: child_pid(log_dir), 90, "first show up", proc)
         # A stable run (past supervisor.stable_s = 2): the restart is then immediate.
-        wait_for(lambda: (read_json(log_dir / "health.json") or {}).get("uptime_s", 0) > 2.5, 30, "stable run", proc)
+        wait_until(lambda: (read_json(log_dir / "health.json") or {}).get("uptime_s", 0) > 2.5, 30, "stable run", proc)
         os.kill(first, signal.SIGSTOP)  # alive but frozen: no frames, no heartbeat
-        wait_for(lambda: child_pid(log_dir) not in (0, first), 60, "show back after hang", proc)
+        wait_until(lambda: child_pid(log_dir) not in (0, first), 60, "show back after hang", proc)
         assert stop_supervised(proc) == 0
     finally:
         if proc.poll() is None:
