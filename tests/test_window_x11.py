@@ -6,24 +6,10 @@ import time
 import cv2
 import numpy as np
 
-from tests.runner import app_env, main_cmd, read_stats, read_stderr, stderr_file
+from tests.runner import app_env, main_cmd, read_stats, stderr_file, wait_until
 from tests.system import require_tools, start_xvfb
 
 W, H = 1024, 576
-
-
-def wait_for(predicate, timeout_s: float, what: str, proc: subprocess.Popen):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"the show exited ({proc.returncode}) while waiting for {what}:\n{read_stderr(proc)[-3000:]}"
-            )
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def screenshot(env: dict, path) -> np.ndarray:
@@ -51,7 +37,9 @@ def test_fullscreen_window_fills_the_screen_takes_a_drag_and_resists_escape(tmp_
         )
         proc.stderr_path = tmp_path / "show.stderr"
         try:
-            wait_for(lambda: any(s["frames"] > 30 for s in read_stats(stats_path)), 60, "frames", proc)
+            wait_until(
+                lambda: any(s["frames"] > 30 for s in read_stats(stats_path)), 60, "frames", proc, interval_s=0.2
+            )
             first = read_stats(stats_path)[-1]
             assert first["mode"] == "fullscreen" and first["screen"] == [W, H]
 
@@ -75,7 +63,7 @@ def test_fullscreen_window_fills_the_screen_takes_a_drag_and_resists_escape(tmp_
                 xdotool(env, "mousemove", str(x), "320")
                 time.sleep(0.03)
             xdotool(env, "mouseup", "1")
-            dragged = wait_for(
+            dragged = wait_until(
                 lambda: [
                     s
                     for s in read_stats(stats_path)
@@ -84,6 +72,7 @@ def test_fullscreen_window_fills_the_screen_takes_a_drag_and_resists_escape(tmp_
                 10,
                 "the drag in the stats",
                 proc,
+                interval_s=0.2,
             )
             assert max(s["nudge"] for s in read_stats(stats_path)) > 0.5, dragged[-1]
 
