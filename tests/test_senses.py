@@ -12,6 +12,7 @@ import numpy as np
 from installation.config import CameraConfig, MicrophoneConfig
 from installation.senses import Senses, SenseSnapshot
 from tests.media import write_test_video
+from tests.runner import wait_for
 from tests.test_features_audio import clicks
 
 DATA = Path(__file__).parent / "data"
@@ -47,14 +48,16 @@ NAMES = {
 }
 
 
-def wait_for(senses, predicate, timeout_s):
-    deadline = time.perf_counter() + timeout_s
-    while time.perf_counter() < deadline:
-        features = senses.read(1 / 60)
-        if predicate(features):
-            return features
-        time.sleep(0.02)
-    return senses.read(1 / 60)
+def read_until(senses, predicate, timeout_s):
+    """The first features (read in 1/60 s steps) that satisfy predicate; the last read on timeout."""
+    last = [{}]
+
+    def check():
+        last[0] = senses.read(1 / 60)
+        return predicate(last[0])
+
+    wait_for(check, timeout_s, interval_s=0.02)
+    return last[0]
 
 
 def senses_threads():
@@ -82,7 +85,7 @@ def test_senses_threads_hear_a_real_drum_loop_and_see_a_moving_square(tmp_path):
     try:
         assert {t.name for t in senses_threads()} == {"senses-vision", "senses-hearing"}
         first = senses.read(1 / 60)
-        features = wait_for(senses, lambda f: abs(f["tempo_bpm"] / 142.0 - 1) < 0.02 and f["beat_count"] >= 2, 9.0)
+        features = read_until(senses, lambda f: abs(f["tempo_bpm"] / 142.0 - 1) < 0.02 and f["beat_count"] >= 2, 9.0)
         assert abs(features["tempo_bpm"] / 142.0 - 1) < 0.02, features["tempo_bpm"]
         assert features["beat_confidence"] > 0.5 and features["onset_count"] > first["onset_count"] + 5
         assert features["loudness"] > 0.3 and features["loudness_db"] > -50 and features["motion"] > 0.0
@@ -132,7 +135,7 @@ def test_every_click_played_into_the_microphone_is_heard_once(tmp_path):
     senses = Senses(CameraConfig(source="none"), MicrophoneConfig(source=str(path)))
     senses.start()
     try:
-        wait_for(senses, lambda f: f["onset_count"] >= 1, 3.0)
+        read_until(senses, lambda f: f["onset_count"] >= 1, 3.0)
         t_first = time.perf_counter()  # about 0.1 s into the file
         time.sleep(3.5)
         heard = senses.read(1 / 60)["onset_count"]
@@ -147,12 +150,16 @@ def test_synthetic_camera_never_claims_someone_is_there():
     senses = Senses(CameraConfig(source="/nonexistent/camera.mp4", retry_s=5.0), MicrophoneConfig(source="none"))
     senses.start()
     try:
-        deadline = time.monotonic() + 10
-        while senses.camera.status().state != "fallback" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(1.0)  # the drifting shapes have been analysed for a while
+        assert wait_for(lambda: senses.camera.status().state == "fallback", 10.0, interval_s=0.05)
+        # Positive check: the drifting shapes are analysed (they light the picture and move), so the
+        # zeros below are the senses' answer, not the absence of one.
+        assert wait_for(lambda: senses.read(0.0)["brightness"] > 0.1 and senses.read(0.0)["motion"] > 0.0, 5.0), (
+            senses.read(0.0)
+        )
+        time.sleep(1.0)  # analysed for a while: a presence would have risen by now (it attacks in 0.3 s)
         features = senses.read(0.0)
         assert senses.camera.status().state == "fallback"
+        assert features["brightness"] > 0.1 and features["motion"] > 0.0  # still analysing
         assert features["presence"] == 0.0 and features["faces"] == 0.0
         assert senses.snapshot().camera_frame_rgb is None  # mirror mode gets nothing to encode
     finally:
