@@ -4,6 +4,7 @@ wait for the loop's next fixed tick). No speed goals here: only order and lower 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
@@ -39,8 +40,18 @@ def test_a_wake_starts_the_frame_early_but_not_before_half_a_period() -> None:
     assert dt_s >= MIN_FRACTION * 0.1 - 1e-3  # never faster than twice the display rate
     assert asked and asked[0] <= (1 - MIN_FRACTION) * 0.1 + 1e-3  # the wake waited only the rest of the period
     jumped.clear()
-    dt_s = pacer.wait(10.0)  # no jump: a whole period
+    dt_s = pacer.wait(10.0)  # no jump: the next slot of the grid, so the rate never rises
     assert pacer.early_frames == 1 and dt_s >= 0.1 - 1e-3
+
+
+def test_jumps_on_every_frame_do_not_raise_the_frame_rate() -> None:
+    pacer = FramePacer(lambda timeout_s: True)  # a sound that jumps all the time
+    pacer.wait(20.0)
+    t0_s = time.perf_counter()
+    for _ in range(6):
+        pacer.wait(20.0)
+    assert pacer.early_frames == 6
+    assert time.perf_counter() - t0_s >= 5 * 0.05 + MIN_FRACTION * 0.05 - 2e-3  # six slots of the grid
 
 
 def hops(signal: np.ndarray) -> list[AudioResult]:
