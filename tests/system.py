@@ -13,11 +13,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.runner import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +71,6 @@ def _stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
         process.wait(timeout=5.0)
 
 
-def _wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, process: subprocess.Popen[bytes]) -> None:
-    deadline_s = time.monotonic() + timeout_s
-    while not predicate():
-        if process.poll() is not None:
-            raise RuntimeError(f"{what}: process exited with {process.returncode}")
-        if time.monotonic() > deadline_s:
-            raise RuntimeError(f"{what}: not ready after {timeout_s:.0f} s")
-        time.sleep(0.05)
-
-
 def _free_display_number(start: int = 90) -> int:
     for number in range(start, start + 100):
         if not (Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists()):
@@ -103,9 +95,9 @@ def start_xvfb(width: int = 1280, height: int = 720) -> Iterator[str]:
             )
             socket = Path(f"/tmp/.X11-unix/X{number}")
             try:
-                _wait_until(socket.exists, STARTUP_TIMEOUT_S, f"Xvfb {display}", xvfb)
+                wait_until(socket.exists, STARTUP_TIMEOUT_S, f"Xvfb {display}", xvfb)
                 break
-            except RuntimeError:
+            except AssertionError:  # exited (the display number was taken) or never ready
                 _stop(xvfb, "Xvfb")
                 xvfb = None
         if xvfb is None:
@@ -121,7 +113,7 @@ def start_xvfb(width: int = 1280, height: int = 720) -> Iterator[str]:
                 )
                 return "window id" in result.stdout
 
-            _wait_until(wm_ready, STARTUP_TIMEOUT_S, "openbox", openbox)
+            wait_until(wm_ready, STARTUP_TIMEOUT_S, "openbox", openbox)
         else:
             time.sleep(0.5)
         log.info("Xvfb %s %dx%d with openbox is up", display, width, height)
@@ -212,8 +204,8 @@ def start_pulseaudio(pulse_dir: str | Path | None = None) -> Iterator[dict[str, 
             return subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0
 
         try:
-            _wait_until(server_ready, STARTUP_TIMEOUT_S, "pulseaudio", daemon)
-        except RuntimeError as exc:
+            wait_until(server_ready, STARTUP_TIMEOUT_S, "pulseaudio", daemon)
+        except AssertionError as exc:
             log_file.flush()
             raise RuntimeError(f"{exc}\n{log_path.read_text(errors='replace')}") from exc
         for command in (["set-default-sink", NULL_SINK], ["set-default-source", NULL_SOURCE]):
