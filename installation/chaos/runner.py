@@ -301,7 +301,17 @@ class ChaosSoak:
         fps_before = statistics.fmean(before) if before else float(self.fps)
         t_inject = time.monotonic()
         log.info("injecting %s", fault.kind)
-        fault.inject()
+        try:
+            fault.inject()
+        except Exception as exc:  # a harness fault must not end a 30-minute soak: it is reported, and fails it
+            log.exception("injecting %s failed; undoing it and going on", fault.kind)
+            try:
+                fault.fix()
+            except Exception:
+                log.exception("undoing %s failed too", fault.kind)
+            self._quiet_from_s = time.monotonic() + QUIET_AFTER_S
+            t_inject_s = round(t_inject - t_chaos_s, 1)
+            return FaultRecord(fault.kind, t_inject_s, "", False, None, None, 0, f"inject failed: {exc}")
         hold_s = self.rng.uniform(*fault.hold_s)
         detect_s = self._wait(rig, lambda: bool(fault.detected()), DETECT_BOUND_S, supervisor)
         how = fault.detected() if detect_s is not None else ""

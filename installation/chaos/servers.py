@@ -259,18 +259,19 @@ class SmallDisk:
         return ""
 
     def fill(self) -> int:
-        """Write until the disk is full; the bytes written."""
+        """Write until the disk is full; the bytes written (0 when the show's recording filled it first:
+        a full tmpfs refuses even to create the filler)."""
         written = 0
         chunk = b"\0" * 65536
-        with open(self._filler, "ab") as out:
-            try:
+        try:
+            with open(self._filler, "ab") as out:
                 while True:
                     out.write(chunk)
                     out.flush()
                     written += len(chunk)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
         return written
 
     def free(self, *extra: Path) -> None:
