@@ -94,14 +94,6 @@ def fit_rect(
     return (0, 0, src_w, src_h), (max(1, round(src_w * scale)), max(1, round(src_h * scale)))
 
 
-def to_uint8_frame(image: torch.Tensor) -> np.ndarray:
-    """(1, C, H, W) in [-1, 1] -> (H, W, 3) uint8; converts on the model's device (cheap on GPU)."""
-    img = ((image[0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    if img.shape[0] == 1:
-        img = img.expand(3, -1, -1)
-    return np.ascontiguousarray(img.permute(1, 2, 0).cpu().numpy())
-
-
 def to_device(obj: Any, device: torch.device) -> Any:
     """Move a model or tensor; the worker's only way onto a device (tests inject a fake GPU here)."""
     return obj.to(device)
