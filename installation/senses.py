@@ -107,10 +107,10 @@ class Senses:
         self._video_analyser = VideoAnalyser()
         self._audio_analyser = AudioAnalyser(microphone.samplerate)
         self._video: LatestSlot[VideoResult] = LatestSlot()
-        self._audio: LatestSlot[AudioResult] = LatestSlot()
         self._video.put(self._video_analyser.blank())
-        self._audio.put(self._audio_analyser.update(np.zeros(self._audio_analyser.window, np.float32), 0.0))
-        self._audio_outbox = AudioOutbox(self._audio)
+        audio: LatestSlot[AudioResult] = LatestSlot()
+        audio.put(self._audio_analyser.update(np.zeros(self._audio_analyser.window, np.float32), 0.0))
+        self._audio = AudioOutbox(audio)  # the audio slot lives in the outbox: hearing writes, read() takes
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._cpu_lock = threading.Lock()
@@ -132,7 +132,7 @@ class Senses:
         Called once per display frame: two slot reads and a dict merge, no DSP.
         """
         video, _ = self._video.get()
-        audio = self._take_audio()
+        audio = self._audio.take()
         assert video is not None  # put in __init__
         features = {**video.features, **audio.features}
         if self.camera.status().state != "live":
@@ -143,17 +143,9 @@ class Senses:
             features["beat_phase"] = (features["beat_phase"] + ahead_s / audio.beat_period_s) % 1.0
         return features
 
-    def _outbox(self) -> AudioOutbox:
-        if self._audio_outbox.slot is not self._audio:  # the slot was swapped (the bench records through its own)
-            self._audio_outbox = AudioOutbox(self._audio)
-        return self._audio_outbox
-
-    def _take_audio(self) -> AudioResult:
-        return self._outbox().take()
-
     def wait_sound_jump(self, timeout_s: float) -> bool:
         """Block up to timeout_s for an onset or a level jump since the last read; True if one came."""
-        jumped = self._outbox().jumped
+        jumped = self._audio.jumped
         if jumped.wait(timeout_s):
             jumped.clear()  # one early frame per jump, even if this frame does not read the senses
             return True
@@ -162,7 +154,7 @@ class Senses:
     def snapshot(self) -> SenseSnapshot:
         """Features plus the arrays effects need (mask, faces, chroma, the small camera frame)."""
         video, _ = self._video.get()
-        audio, _ = self._audio.get()
+        audio, _ = self._audio.slot.get()
         assert video is not None and audio is not None
         if self.camera.status().state != "live":  # nobody to mirror in synthetic frames
             return SenseSnapshot(self.read(0.0), audio.chroma, None, (), None, time.perf_counter())
@@ -173,7 +165,7 @@ class Senses:
     def calibration(self) -> list[Calibration]:
         """(name, raw, normalised, lo, hi) of every auto-gained or range-mapped feature, for a HUD page."""
         video, _ = self._video.get()
-        audio, _ = self._audio.get()
+        audio, _ = self._audio.slot.get()
         assert video is not None and audio is not None
         return [*audio.calibration, *video.calibration]
 
@@ -249,7 +241,7 @@ class Senses:
                 for k in range(hops):
                     back = max(0, round(pending) - (k + 1) * hop)  # samples after this hop's end
                     end = block.shape[0] - back
-                    self._outbox().publish(analyser.update(block[end - window : end], newest_t_s - back / rate))
+                    self._audio.publish(analyser.update(block[end - window : end], newest_t_s - back / rate))
                 done_t_s += hops * hop / rate
                 self._add_cpu("hearing", time.thread_time() - cpu0_s)
         except Exception:  # a crash here would leave the show deaf silently; say why instead

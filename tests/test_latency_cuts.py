@@ -166,10 +166,10 @@ def test_hearing_wakes_on_each_audio_block_not_on_a_tick(tmp_path, monkeypatch):
         while heard < -20.0 and time.perf_counter() < deadline_s:
             time.sleep(0.01)
             heard = senses.read(1 / 60)["loudness_db"]
-        _, version = senses._audio.get()
+        _, version = senses._audio.slot.get()
         while version < 20 and time.perf_counter() < deadline_s:  # and it keeps hearing, block by block
             time.sleep(0.01)
-            _, version = senses._audio.get()
+            _, version = senses._audio.slot.get()
     finally:
         senses.close()
     assert heard > -20.0, "hearing did not wake for the sound"

@@ -153,8 +153,10 @@ def run_loop(
             app.senses.microphone.close()
             app.senses.microphone = step_mic  # type: ignore[assignment]
         if timeline is not None:
-            slot, feature = ("_video", "brightness") if isinstance(step_mic, StepCamera) else ("_audio", "loudness_db")
-            attach(app, timeline, slot, feature)
+            if isinstance(step_mic, StepCamera):
+                attach(app, timeline, app.senses, "_video", "brightness")
+            else:  # the audio slot sits in the hearing thread's outbox
+                attach(app, timeline, app.senses._audio, "slot", "loudness_db")
         for i in range(10):  # warm-up: first-touch allocations, caches, the worker's first renders
             step(app)
             if i == 2:

@@ -112,11 +112,11 @@ class Timeline:
     shown: list[int] = field(default_factory=list)  # per presented frame: stamp of the generator frame shown
 
 
-def attach(app: Any, timeline: Timeline, slot_name: str, feature: str) -> None:
-    """Hook the App's senses slot, worker submit, result intake and compose to record `timeline`."""
-    old = getattr(app.senses, slot_name)
+def attach(app: Any, timeline: Timeline, holder: Any, slot_name: str, feature: str) -> None:
+    """Hook the senses slot `holder.slot_name`, the worker's submit, result intake and compose to record `timeline`."""
+    old = getattr(holder, slot_name)
     timeline.sense = RecordingSlot(feature, old.get()[0])
-    setattr(app.senses, slot_name, timeline.sense)
+    setattr(holder, slot_name, timeline.sense)
     submit, add_result, compose = app.worker.submit, app.compositor.add_result, app.compositor.compose
 
     def submit_recorded(request: Any) -> None:
