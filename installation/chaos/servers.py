@@ -19,6 +19,8 @@ from pathlib import Path
 
 import cv2
 
+from installation.sources import jack_metadata
+
 log = logging.getLogger(__name__)
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
@@ -142,6 +144,7 @@ class JackMidi:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        jack_metadata.repair()  # jackd itself hangs on a JACK database a killed program left locked
         log = self.folder / "jackd.log"
         for attempt in range(2):
             with open(log, "ab") as out:

@@ -27,6 +27,7 @@ from installation.control.midi_jack import JackLister, abandon
 from installation.control.midi_router import MidiRouter as MidiRouter  # re-exported: live.py imports it from here
 from installation.ratelimit import RateLimitedLog
 from installation.sources.base import Backoff
+from installation.sources.jack_metadata import ensure_usable
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,8 @@ class MidiInput:
         """Load the backend, open the virtual port and new matching ports, drop vanished ones."""
         if self._backend is None:
             import mido  # here, so a broken install is reported like a missing MIDI system
+
+            ensure_usable()  # before our first JACK client: a locked JACK database hangs it for good
 
             self._backend = mido.Backend(self.config.backend or None, load=True)
         backend = self._backend

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from installation.sources.base import Backoff, SourceStatus
+from installation.sources.jack_metadata import ensure_usable
 from installation.sources.ring import SampleRing
 from installation.sources.soundfile import decode_with_ffmpeg, load_sound_file, read_wav_mono, resample_linear
 from installation.sources.synthetic import BEAT_S, synthetic_signal
@@ -140,10 +141,11 @@ class MicrophoneSource:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
                 log.warning("microphone: thread did not stop within %.1f s", timeout_s)
-                if self.stuck_s() > 0 and self._sd is not None:
+                if self.stuck_s() > 0:
                     # sounddevice's exit handler aborts every open stream: on the stuck one it would
                     # hang the exit, and the supervisor would wait hang_s before killing us.
-                    atexit.unregister(self._sd._exit_handler)
+                    if self._sd is not None:
+                        atexit.unregister(self._sd._exit_handler)
                     _STUCK_SOURCES.add(self.spec)
                     log.warning("microphone: PortAudio is stuck; it is not shut down at exit")
             self._thread = None
@@ -185,7 +187,10 @@ class MicrophoneSource:
         self._stream_finished = True
 
     def _run_device(self) -> None:
+        ensure_usable()  # a JACK database left locked by a killed program would hang PortAudio's start
+        self._in_portaudio_since_s = time.perf_counter()  # importing initialises PortAudio: it can hang too
         sd, error = _import_sounddevice()
+        self._in_portaudio_since_s = None
         if sd is None:
             self._fall_back(f"PortAudio library not found ({error}); fix: {PORTAUDIO_FIX}", retrying=False)
             return
