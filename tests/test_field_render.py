@@ -229,3 +229,39 @@ def test_hue_shift_turns_the_palette():
     )
     assert plain[0] > plain[2] + 60  # pale gold: red over blue
     assert turned[2] > turned[0] + 60  # half a turn of the wheel: blue over red
+
+
+def edge_radii_px(grey: np.ndarray, centre: tuple[float, float], r_lo: float, r_hi: float) -> np.ndarray:
+    """Per ray (720 of them), the radius where grey first crosses halfway from ink to paper."""
+    radii = np.arange(r_lo, r_hi, 0.1, dtype=np.float32)
+    angles = np.linspace(0, 2 * np.pi, 720, endpoint=False, dtype=np.float32)
+    map_x = (centre[0] + np.cos(angles)[:, None] * radii[None, :]).astype(np.float32)
+    map_y = (centre[1] + np.sin(angles)[:, None] * radii[None, :]).astype(np.float32)
+    rays = cv2.remap(grey, map_x, map_y, cv2.INTER_LINEAR)
+    half = (rays[:, :5].mean() + rays[:, -5:].mean()) / 2
+    return radii[np.argmax(rays >= half, axis=1)]
+
+
+def test_a_generators_pixel_ripple_is_smoothed_out_of_the_stroke_edge_but_thin_strokes_stay():
+    size = (1280, 720)
+    centre_model = (SIDE - 1) / 2
+    ripple = 0.12 * np.where(np.add.outer(np.arange(SIDE), np.arange(SIDE)) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    field = np.clip(disc_field(centre_model, centre_model, 18.0) + ripple, -1.0, 1.0)
+    style = FieldStyle(palette="ink", wetness=0.0)
+    centre = ((size[0] - 1) / 2, (size[1] - 1) / 2)
+    raw, smooth = FieldRenderer(size, smooth_px=0.0), FieldRenderer(size)
+    k = smooth.px_per_model_px(SIDE)
+    r_lo, r_hi = 18.0 * k - 12, 18.0 * k + 12
+    wobble_raw = float(np.std(edge_radii_px(luma(raw.render(field, SPREAD_PX, style)), centre, r_lo, r_hi)))
+    edge = edge_radii_px(luma(smooth.render(field, SPREAD_PX, style)), centre, r_lo, r_hi)
+    assert wobble_raw > 0.5, wobble_raw  # the model's ripple, enlarged, wobbles the edge by screen px
+    assert float(np.std(edge)) < 0.5 * wobble_raw, (float(np.std(edge)), wobble_raw)
+    assert abs(float(np.mean(edge)) - 18.0 * k) < 0.05 * k  # the stroke keeps its place and width
+    # A stroke 3 model px wide (the thinnest a 64 px kai character has) still draws ink along its length.
+    ys, xs = np.mgrid[0:SIDE, 0:SIDE].astype(np.float32)
+    stroke = np.clip((1.5 - np.abs(xs - centre_model)) / SPREAD_PX, -1.0, 1.0) * (np.abs(ys - centre_model) < 20)
+    stroke = np.where(np.abs(ys - centre_model) < 20, stroke, -1.0).astype(np.float32)
+    img = luma(smooth.render(stroke, SPREAD_PX, style))
+    column = img[int(centre[1] - 15 * k) : int(centre[1] + 15 * k), round(centre[0])]
+    paper = float(np.median(img[:, :50]))
+    assert float(column.max()) < 0.5 * paper, (float(column.max()), paper)

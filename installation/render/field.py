@@ -5,6 +5,7 @@ A field model outputs f in [-1, 1] at its own few dozen pixels (ink > 0, 0 on th
 *field* and thresholding it afterwards keeps the edge 1-2 screen pixels wide at any size (the way
 SDF text is drawn). Per frame, on the main thread:
 
+0. a Gaussian of FIELD_SMOOTH_MODEL_PX on the small field takes out the generator's pixel ripple;
 1. two small matrix products (an interpolating cubic B-spline, separable) place, scale and zoom the
    field onto an intermediate grid of 1/INTER_STEP of the screen, padded with "no ink";
 2. there the field becomes a signed distance in *screen* pixels, d = (f + threshold) * spread_px *
@@ -37,6 +38,10 @@ GRAD_CLIP = (0.5, 2.0)  # the field's own gradient (screen px per screen px) is 
 FIELD_PAD = 6  # model px of "no ink" around the field before it is resampled (the spline's reach)
 BLEED = 0.6  # log-scale (x wetness, 1 sd) by which the wash's outside distances grow in blots: a bleed, not a shade
 BLEED_GRAIN = 0.012  # the bleed's blots, as a share of the screen's shorter side
+# A generated field ripples at its own pixel scale (a GAN's texture noise); enlarged 15x, the ripple
+# becomes lumpy, wormy stroke edges and specks. A Gaussian of this many model px on the small field
+# smooths the edge to a brush's; at 1.0 the thinnest strokes (a ridge 2-3 px wide) start to vanish.
+FIELD_SMOOTH_MODEL_PX = 0.6
 HALO_MODEL_PX = 2.5  # at wetness 1 the wash reaches about this many model px out (it scales with the screen)
 
 
@@ -218,8 +223,9 @@ class FieldRenderer:
     """Field (h, w) float32 -> (H, W, 3) uint8 at the screen size. Reuses its buffers: the returned
     frame is overwritten by the next render (copy it to keep it)."""
 
-    def __init__(self, screen_size: tuple[int, int], seed: int = 0) -> None:
+    def __init__(self, screen_size: tuple[int, int], seed: int = 0, smooth_px: float = FIELD_SMOOTH_MODEL_PX) -> None:
         self.seed = seed
+        self.smooth_px = smooth_px  # model px (0: the field as the model made it)
         self._textures: dict[tuple[str, float, tuple[int, int]], np.ndarray] = {}
         self._lut_key: tuple[object, ...] | None = None
         self._matrix_key: tuple[object, ...] | None = None
@@ -327,8 +333,11 @@ class FieldRenderer:
         self._tone_grid.fill(int(codec.encode(np.array(no_ink, np.float32))))
         if r1 <= r0 or c1 <= c0:
             return self._tone_grid, codec, k
+        field = field.astype(np.float32, copy=False)
+        if self.smooth_px > 0:  # on the model's few dozen px: microseconds
+            field = cv2.GaussianBlur(field, (0, 0), self.smooth_px, borderType=cv2.BORDER_REPLICATE)
         # f + 1 is 0 where there is no ink at all, so the padding (and the screen beyond the field) is -1.
-        grown: np.ndarray = np.pad(field.astype(np.float32, copy=False) + 1.0, FIELD_PAD)
+        grown: np.ndarray = np.pad(field + 1.0, FIELD_PAD)
         # (rows, cols) of the band: the field, placed, scaled and zoomed (plus one). cv2.gemm, not numpy's
         # @: OpenBLAS's thread pool spins, and on a busy 2-core machine one 0.2 ms product took up to 80 ms.
         placed = np.asarray(cv2.gemm(wy, grown, 1.0, None, 0.0))  # type: ignore[call-overload]  # src3 None is fine
