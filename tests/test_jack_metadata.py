@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from installation.sources import jack_metadata
-from tests.runner import main_cmd, read_stats, read_stderr, stderr_file, wait_for
+from tests.runner import ROOT, main_cmd, read_stats, read_stderr, stderr_file, wait_for
 from tests.system import require_tools, start_pulseaudio
 
 LOCKED = Path(__file__).parent / "data" / "jack_db_locked.tgz"
@@ -142,3 +142,37 @@ def test_the_show_hears_its_microphone_although_a_killed_program_left_jack_locke
             proc.terminate()
             proc.wait(timeout=20)
     assert proc.returncode == 0, read_stderr(proc)[-3000:]
+
+
+HELD_MIC = """
+import os, sys, time
+from installation.sources.microphone import MicrophoneSource
+mic = MicrophoneSource("default")
+mic.start()
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline and mic.status().state != "fallback":
+    time.sleep(0.05)
+print(repr(mic.status()), flush=True)
+os._exit(0)  # the device thread waits in libjack for good: no clean shutdown to wait for
+"""
+
+
+def test_a_microphone_that_cannot_start_says_which_process_holds_jack(locked_database: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_MAP, str(locked_database / "__db.001")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline().strip() == "mapped"
+        done = subprocess.run(
+            [sys.executable, "-c", HELD_MIC], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert "state='fallback'" in done.stdout, done.stdout + done.stderr[-2000:]
+        assert f"still mapped by process(es) {holder.pid}" in done.stdout, done.stdout
+        assert locked_database.exists()  # a database in use is never removed under its user
+    finally:
+        holder.stdin.close()
+        holder.wait(10)

@@ -47,6 +47,7 @@ if client:
 
 _once_lock = threading.Lock()
 _checked = False
+_problem = ""  # what repair() could not clear in this process ("" = nothing)
 
 
 def metadata_dir(shm: Path = SHM) -> Path:
@@ -110,17 +111,20 @@ def repair(shm: Path = SHM, timeout_s: float = PROBE_TIMEOUT_S) -> str:
     return why
 
 
-def ensure_usable() -> None:
-    """repair() once per process, before this process's first JACK client (PortAudio, MIDI).
+def ensure_usable() -> str:
+    """repair() once per process, before this process's first JACK client (PortAudio, MIDI); returns
+    what it could not clear ("" when JACK is usable).
 
     Under one lock: a second thread waits here rather than hanging in libjack, where it would map
-    the database and make it look in use."""
-    global _checked
+    the database and make it look in use. A restart would not help while the holder lives, so a
+    caller goes on without JACK rather than asking for one."""
+    global _checked, _problem
     with _once_lock:
-        if _checked:
-            return
-        try:
-            repair()
-        except Exception as exc:  # noqa: BLE001 - a check that fails must not cost the microphone
-            log.debug("JACK metadata check failed: %s", exc)
-        _checked = True
+        if not _checked:
+            try:
+                why = repair()
+                _problem = "" if not why or "removed it" in why else why
+            except Exception as exc:  # noqa: BLE001 - a check that fails must not cost the microphone
+                log.debug("JACK metadata check failed: %s", exc)
+            _checked = True
+        return _problem

@@ -187,10 +187,10 @@ class MicrophoneSource:
         self._stream_finished = True
 
     def _run_device(self) -> None:
-        ensure_usable()  # a JACK database left locked by a killed program would hang PortAudio's start
-        self._in_portaudio_since_s = time.perf_counter()  # importing initialises PortAudio: it can hang too
+        jack_problem = ensure_usable()  # a JACK database left locked by a killed program hangs PortAudio's start
+        if jack_problem:  # the import below will wait on it: say why the microphone stays silent
+            self._status = SourceStatus("microphone", "fallback", "PortAudio cannot start -> silence", jack_problem)
         sd, error = _import_sounddevice()
-        self._in_portaudio_since_s = None
         if sd is None:
             self._fall_back(f"PortAudio library not found ({error}); fix: {PORTAUDIO_FIX}", retrying=False)
             return
