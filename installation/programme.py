@@ -40,6 +40,7 @@ from installation.render.worker import GeneratorWorker
 from installation.senses import Senses
 from installation.slot import LatestSlot
 from installation.telemetry import Telemetry
+from models.protocol import resolution_free
 from models.registry import BUILTINS, ModelEntry
 
 log = logging.getLogger(__name__)
@@ -302,7 +303,7 @@ class Programme:
         levels = build_ladder(
             c.generator.render_size,
             min(q.min_render_size, c.generator.render_size),
-            hasattr(model, "coordinates"),
+            resolution_free(model),
             bool(q.light_model),
         )
         self.quality = QualityController(

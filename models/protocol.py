@@ -27,3 +27,9 @@ def latent_size(model: nn.Module) -> int:
     if z_dim is None:
         raise AttributeError(f"{type(model).__name__} has no z_dim: not a generator")
     return int(z_dim)
+
+
+def resolution_free(model: nn.Module) -> bool:
+    """Does the generator draw at any size (forward(z, height, width), e.g. the CPPN)? Such a model
+    has `coordinates`; the runtime renders it at the screen's aspect instead of enlarging a square."""
+    return hasattr(model, "coordinates")

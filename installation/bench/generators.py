@@ -14,6 +14,7 @@ import torch
 from installation.config import AccelConfig
 from installation.render.accel import relative_error
 from installation.render.worker import GeneratorWorker, RenderRequest
+from models.protocol import resolution_free
 from models.registry import ModelEntry, list_models, load_generator
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def time_renders(
 
 def native_size(model: torch.nn.Module, render_size: int) -> tuple[int, int]:
     """What the show renders: resolution-free models at render_size high (16:9), others at their own size."""
-    if hasattr(model, "coordinates"):
+    if resolution_free(model):
         return round(render_size * 16 / 9), render_size
     side = int(getattr(model, "img_resolution", 64))
     return side, side
@@ -88,7 +89,7 @@ def bench_models(
         stats = time_renders(worker, model, native_size(model, render_size), budget_s)
         stats.update(arch=entry.arch, precision=worker.accel.plan.precision)
         per_model[entry.name] = stats
-        if hasattr(model, "coordinates") and not cppn:  # the first resolution-free model: the CPPN sizes
+        if resolution_free(model) and not cppn:  # the first resolution-free model: the CPPN sizes
             for w, h in cppn_sizes:
                 sized = GeneratorWorker(model, device, h)
                 sized.configure_accel(accel)
@@ -114,7 +115,7 @@ def bench_superres(
             log.info("bench superres: %s skipped (%s)", entry.name, exc)
             continue
         if (
-            hasattr(model, "coordinates")
+            resolution_free(model)
             or int(getattr(model, "img_channels", 3)) != 3
             or int(getattr(model, "img_resolution", 999)) > 64
         ):

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from installation.slot import LatestSlot
-from models.protocol import latent_size
+from models.protocol import latent_size, resolution_free
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def principal_directions(model: torch.nn.Module, n: int = 96, res: int = 24, see
     device = next(model.parameters()).device
     z = torch.randn(n, z_dim, generator=gen).to(device)
     with torch.inference_mode():
-        images = model(z, res, res) if hasattr(model, "coordinates") else model(z)
+        images = model(z, res, res) if resolution_free(model) else model(z)
         images = F.interpolate(images.float(), size=(res, res), mode="area")
     x = images.reshape(n, -1).cpu().numpy().astype(np.float64)
     x -= x.mean(axis=0)

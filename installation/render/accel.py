@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from installation.config import AccelConfig
+from models.protocol import resolution_free
 from models.registry import ARCHITECTURES
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def relative_error(reference: torch.Tensor, other: torch.Tensor) -> float:
 
 def probe(model: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
     """One picture from a fixed latent, small for resolution-free models."""
-    if hasattr(model, "coordinates"):
+    if resolution_free(model):
         return model(z, PROBE_SIZE, PROBE_SIZE)
     return model(z)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from models.protocol import resolution_free
 from models.registry import ASSETS_DIR
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class SuperResolver:
 
     def wants(self, model: torch.nn.Module, image: torch.Tensor, out_size: tuple[int, int]) -> bool:
         """True when SR helps this picture: colour, fixed-size, small, and shown more than x4 larger."""
-        if not self.enabled or hasattr(model, "coordinates"):  # resolution-free models render at any size
+        if not self.enabled or resolution_free(model):  # resolution-free models render at any size
             return False
         _, c, h, w = image.shape
         if c != self.channels or max(h, w) > MAX_INPUT_PX:  # 1 channel = a field: thresholded, never SR'd

@@ -27,6 +27,7 @@ from installation.render.accel import Accelerator
 from installation.render.superres import SuperResolver
 from installation.slot import LatestSlot
 from models.field import field_info
+from models.protocol import resolution_free
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ class GeneratorWorker:
         if self.accel.device != self.device:  # fell back to the CPU after running out of GPU memory
             self.accel = Accelerator(self.device, self.accel.config)
         with torch.inference_mode(), self.accel.autocast():
-            if hasattr(model, "coordinates"):  # resolution-free: render the screen's aspect directly
+            if resolution_free(model):  # resolution-free: render the screen's aspect directly
                 height = self.accel.render_height(self.render_size, out_h)
                 width = max(1, round(height * out_w / out_h))
                 image = self.accel.run(model, z, height, width)
