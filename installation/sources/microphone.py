@@ -141,11 +141,10 @@ class MicrophoneSource:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
                 log.warning("microphone: thread did not stop within %.1f s", timeout_s)
-                if self.stuck_s() > 0:
+                if self.stuck_s() > 0 and self._sd is not None:
                     # sounddevice's exit handler aborts every open stream: on the stuck one it would
                     # hang the exit, and the supervisor would wait hang_s before killing us.
-                    if self._sd is not None:
-                        atexit.unregister(self._sd._exit_handler)
+                    atexit.unregister(self._sd._exit_handler)
                     _STUCK_SOURCES.add(self.spec)
                     log.warning("microphone: PortAudio is stuck; it is not shut down at exit")
             self._thread = None
