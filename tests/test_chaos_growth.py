@@ -81,3 +81,16 @@ def test_the_report_fails_on_growth_and_says_which_show():
     assert any(f.startswith("show 2 RSS growth") for f in report.failures), report.failures
     assert any(f.startswith("show descriptor growth 2") for f in report.failures), report.failures
     assert "FAIL" in report.line()
+
+
+def test_a_first_show_still_finishing_its_start_up_early_in_the_spell_is_not_the_reference():
+    # Seen in CI: the spell's first sample caught the show before its JACK client and a thread pool
+    # were up (20 fds, 20 threads); from then on every show sat at 38 / 23 and counted as growth.
+    starting = [sample(0.0, 1, 495.0, fds=20, threads=20)]
+    first = starting + life(1, 2.0, 40.0, 576.0, fds=38, threads=23)
+    second = life(2, 42.0, 60.0, 570.0, fds=38, threads=23)
+    shows = lifetimes(first + second, first[:10], t0_s=20.0)
+    assert [(s.fd_growth, s.thread_growth) for s in shows] == [(0, 0), (0, 0)]
+    leaky = life(3, 102.0, 60.0, 570.0, fds=39, threads=24)  # and a real extra descriptor still counts
+    shows = lifetimes(first + second + leaky, first[:10], t0_s=20.0)
+    assert (shows[2].fd_growth, shows[2].thread_growth) == (1, 1)

@@ -63,10 +63,14 @@ def lifetimes(samples: list[Resources], baseline: list[Resources], t0_s: float) 
     for sample in samples:
         by_pid.setdefault(sample.show_pid, []).append(sample)
     first_pid = baseline[0].show_pid
-    ref_fds, ref_threads = _low(baseline, "show_fds"), _low(baseline, "show_threads")
+    # The spell's last window only: "ready" can come while the show still finishes starting (a JACK
+    # client, a thread pool: +18 fds, +3 threads seen), and its lowest sample was then every show's
+    # reference, so every show "grew".
+    settled = [s for s in baseline if s.t_s >= baseline[-1].t_s - WINDOW_S]
+    ref_fds, ref_threads = _low(settled, "show_fds"), _low(settled, "show_threads")
     out = []
     for pid, own in by_pid.items():
-        warm_from_s = baseline[0].t_s if pid == first_pid else own[0].t_s + WARM_S
+        warm_from_s = settled[0].t_s if pid == first_pid else own[0].t_s + WARM_S
         warm = [s for s in own if s.quiet and s.t_s >= warm_from_s]
         base = [s for s in warm if s.t_s < warm[0].t_s + WINDOW_S] if warm else []
         end = [s for s in warm if s.t_s > warm[-1].t_s - WINDOW_S] if warm else []
