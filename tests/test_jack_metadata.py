@@ -12,12 +12,13 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from installation.sources import jack_metadata
-from tests.runner import ROOT, main_cmd, read_stats, read_stderr, stderr_file, wait_for
+from tests.runner import ROOT, app_env, start_main, stop_main, wait_stats
 from tests.system import require_tools, start_pulseaudio
 
 LOCKED = Path(__file__).parent / "data" / "jack_db_locked.tgz"
@@ -28,6 +29,21 @@ with open(sys.argv[1], "rb") as f:
 print("mapped", flush=True)
 sys.stdin.read()
 """
+
+
+@contextmanager
+def mapping(path: Path) -> Iterator[int]:
+    """A child process that keeps `path` mapped (as libjack keeps its database) until the block ends; its pid."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD_MAP, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None and child.stdin is not None
+    try:
+        assert child.stdout.readline().strip() == "mapped"
+        yield child.pid
+    finally:
+        child.stdin.close()
+        child.wait(10)
 
 
 @pytest.fixture
@@ -56,18 +72,10 @@ def locked_database() -> Iterator[Path]:
 def test_users_are_the_processes_that_map_a_file_of_the_folder(tmp_path: Path) -> None:
     data = tmp_path / "region"
     data.write_bytes(b"\0" * mmap.PAGESIZE)
-    child = subprocess.Popen(
-        [sys.executable, "-c", HOLD_MAP, str(data)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert child.stdout is not None and child.stdin is not None
-    try:
-        assert child.stdout.readline().strip() == "mapped"
-        assert child.pid in jack_metadata.users(tmp_path)
+    with mapping(data) as pid:
+        assert pid in jack_metadata.users(tmp_path)
         assert jack_metadata.users(tmp_path / "other") == []
-    finally:
-        child.stdin.close()
-        child.wait(10)
-    assert child.pid not in jack_metadata.users(tmp_path)
+    assert pid not in jack_metadata.users(tmp_path)
 
 
 def test_a_locked_unused_database_is_found_and_removed(locked_database: Path) -> None:
@@ -80,68 +88,38 @@ def test_a_locked_unused_database_is_found_and_removed(locked_database: Path) ->
 
 
 def test_a_locked_database_still_mapped_by_a_program_is_reported_not_removed(locked_database: Path) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", HOLD_MAP, str(locked_database / "__db.001")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None and child.stdin is not None
-    try:
-        assert child.stdout.readline().strip() == "mapped"
+    with mapping(locked_database / "__db.001") as pid:
         why = jack_metadata.repair(timeout_s=3.0)
-        assert f"still mapped by process(es) {child.pid}" in why
+        assert f"still mapped by process(es) {pid}" in why
         assert (locked_database / "__db.001").exists()
-    finally:
-        child.stdin.close()
-        child.wait(10)
     assert "removed it" in jack_metadata.repair(timeout_s=3.0)  # once the program ended
 
 
 def test_the_show_hears_its_microphone_although_a_killed_program_left_jack_locked(
     locked_database: Path, tmp_path: Path
 ) -> None:
-    stats_path = tmp_path / "stats.jsonl"
-    with start_pulseaudio() as env:
-        proc = subprocess.Popen(
-            main_cmd(
-                "--headless",
-                "--camera",
-                "none",
-                "--stats",
-                str(stats_path),
-                "--set",
-                "display.size=[160, 90]",
-                "--set",
-                "stats.interval_s=0.25",
-                "--seconds",
-                "60",
-            ),
-            env={**env, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.DEVNULL,
-            stderr=stderr_file(tmp_path / "show.stderr"),
-            text=True,
+    stats_path, log_path = tmp_path / "stats.jsonl", tmp_path / "show.log"
+    with start_pulseaudio() as pulse_env:
+        proc = start_main(
+            "--headless",
+            "--camera",
+            "none",
+            "--stats",
+            str(stats_path),
+            "--set",
+            "display.size=[160, 90]",
+            "--set",
+            "stats.interval_s=0.25",
+            env=app_env(**pulse_env),
+            log_path=log_path,
         )
-        proc.stderr_path = tmp_path / "show.stderr"  # type: ignore[attr-defined]
-
-        def live() -> bool:
-            lines = read_stats(stats_path)
-            return proc.poll() is not None or bool(lines and lines[-1]["sources"]["microphone"]["state"] == "live")
-
-        try:
-            wait_for(live, timeout_s=40.0, interval_s=0.2)  # PulseAudio's first block can take ~2 s
-            lines = read_stats(stats_path)
-            assert proc.poll() is None, read_stderr(proc)[-3000:]
-            assert lines, "no stats"
-            assert lines[-1]["sources"]["microphone"]["state"] == "live", (
-                lines[-1]["sources"]["microphone"],
-                read_stderr(proc)[-3000:],
-            )
-            assert "was left locked by a killed program" in read_stderr(proc)  # it said what it found and did
+        try:  # PulseAudio's first block can take ~2 s
+            wait_stats(stats_path, lambda s: s["sources"]["microphone"]["state"] == "live", 40.0, proc)
+            log = log_path.read_text(errors="replace")
+            assert "was left locked by a killed program" in log, log[-3000:]  # it said what it found and did
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-    assert proc.returncode == 0, read_stderr(proc)[-3000:]
+            code = stop_main(proc)
+    assert code == 0, log_path.read_text(errors="replace")[-3000:]
 
 
 HELD_MIC = """
@@ -158,21 +136,10 @@ os._exit(0)  # the device thread waits in libjack for good: no clean shutdown to
 
 
 def test_a_microphone_that_cannot_start_says_which_process_holds_jack(locked_database: Path) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_MAP, str(locked_database / "__db.001")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdin is not None
-    try:
-        assert holder.stdout.readline().strip() == "mapped"
+    with mapping(locked_database / "__db.001") as pid:
         done = subprocess.run(
             [sys.executable, "-c", HELD_MIC], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
         )
         assert "state='fallback'" in done.stdout, done.stdout + done.stderr[-2000:]
-        assert f"still mapped by process(es) {holder.pid}" in done.stdout, done.stdout
+        assert f"still mapped by process(es) {pid}" in done.stdout, done.stdout
         assert locked_database.exists()  # a database in use is never removed under its user
-    finally:
-        holder.stdin.close()
-        holder.wait(10)

@@ -27,6 +27,7 @@ SHM = Path("/dev/shm")  # libjack's fixed folder on Linux (jack_server_dir)
 PROBE_TIMEOUT_S = 5.0  # a healthy open takes ~0.1 s; a locked one never returns
 ABSENT_SERVER = "reverie-probe-absent"  # the probe must not join (or start) a real server
 NO_LIBJACK_EXIT = 3
+REMOVED = "removed it"  # in repair()'s message when it cleared the database
 
 # A child process opens a client the way PortAudio does; the metadata database is opened before
 # libjack looks for the server, so a locked one hangs here and a healthy one fails fast.
@@ -105,7 +106,7 @@ def repair(shm: Path = SHM, timeout_s: float = PROBE_TIMEOUT_S) -> str:
     shutil.rmtree(folder, ignore_errors=True)
     why = (
         f"JACK's metadata database {folder} was left locked by a killed program and no program uses it: "
-        "removed it (libjack makes a new one; without this the microphone and JACK MIDI hang for good)"
+        f"{REMOVED} (libjack makes a new one; without this the microphone and JACK MIDI hang for good)"
     )
     log.warning(why)
     return why
@@ -123,7 +124,7 @@ def ensure_usable() -> str:
         if not _checked:
             try:
                 why = repair()
-                _problem = "" if not why or "removed it" in why else why
+                _problem = "" if not why or REMOVED in why else why
             except Exception as exc:  # noqa: BLE001 - a check that fails must not cost the microphone
                 log.debug("JACK metadata check failed: %s", exc)
             _checked = True
